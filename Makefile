@@ -1,0 +1,40 @@
+# SpotiFlow: `make demo` runs the main job on the bundled sample; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DBT_PROFILES_DIR := $(CURDIR)
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: venv demo test lint pytest build clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: venv
+	$(BIN)/spotiflow demo
+
+build: venv
+	$(BIN)/spotiflow build
+
+lint: venv
+	$(BIN)/ruff check ingest tests
+	$(BIN)/ruff format --check ingest tests
+	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models macros tests/data
+
+pytest: venv
+	$(BIN)/pytest
+
+test: lint pytest
+
+clean:
+	rm -rf target logs data

@@ -1,0 +1,23 @@
+"""`spotiflow build`: dbt seed + run + test (dbt build), then the quality checkpoint."""
+
+from __future__ import annotations
+
+from ingest.dbt import run_dbt
+from ingest.errors import BuildError
+from ingest.landing import Lake
+from ingest.settings import Settings
+
+
+def build(settings: Settings, *, run_checks: bool = True) -> None:
+    """Build every model and test; fail with a readable summary if anything fails."""
+    # The lake's schema files let sources resolve even before a kind of data has landed.
+    Lake(settings.lake_dir).ensure_layout()
+    outcome = run_dbt(settings, "build")
+    print(outcome.summary())
+    if run_checks:
+        from ingest.quality import run_checkpoint
+
+        report = run_checkpoint(settings)
+        print(report.summary())
+        if not report.success:
+            raise BuildError("the quality checkpoint failed (see above)")

@@ -1,0 +1,195 @@
+"""`spotiflow`: one command per user task. Errors print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ingest.errors import SpotiflowError
+from ingest.landing import Lake, LoadReport
+from ingest.settings import SAMPLES_DIR, Settings
+
+SAMPLE_LISTENING = SAMPLES_DIR / "listening_history.csv"
+SAMPLE_CATALOG = SAMPLES_DIR / "spotify-2023.csv"
+
+
+def _existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{value}: no such file")
+    return path
+
+
+def print_report(report: LoadReport) -> None:
+    if report.already_landed:
+        print(f"{report.source_file}: already landed as load {report.load_id}; nothing new landed")
+        return
+    entities = ", ".join(f"{rows} {name}" for name, rows in report.entity_rows.items())
+    print(
+        f"{report.source_file}: load {report.load_id}: {report.rows_in} rows in, "
+        f"{report.rows_landed} landed, {report.rows_rejected} rejected ({entities})"
+    )
+    for note in report.notes:
+        print(f"  note: {note}")
+    if report.rows_rejected:
+        print("  rejected rows are in marts.fct_rejected_rows after the next build")
+
+
+def land_legacy_csv(settings: Settings, path: Path, user: str) -> LoadReport:
+    from ingest.identity import user_id_for
+    from ingest.readers.legacy_csv import read_legacy_csv
+
+    result = read_legacy_csv(path, user_id_for(user, settings))
+    return Lake(settings.lake_dir).land(result)
+
+
+def land_catalog(settings: Settings, path: Path, scale: str, encoding: str) -> LoadReport:
+    from ingest.readers.catalog import read_catalog
+
+    return Lake(settings.lake_dir).land(read_catalog(path, scale=scale, encoding=encoding))
+
+
+def land_recommendations(settings: Settings, path: Path) -> LoadReport:
+    from ingest.readers.recommendations import read_recommendations
+
+    return Lake(settings.lake_dir).land(read_recommendations(path))
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    if args.kind == "legacy-csv":
+        report = land_legacy_csv(settings, args.path, args.user or settings.sample_user)
+    elif args.kind == "catalog":
+        report = land_catalog(settings, args.path, args.scale, args.encoding)
+    else:
+        report = land_recommendations(settings, args.path)
+    print_report(report)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.build import build
+
+    build(settings, run_checks=not args.no_checks)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.quality import run_checkpoint
+
+    report = run_checkpoint(settings)
+    print(report.summary())
+    return 0 if report.success else 1
+
+
+def cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.recommend import RecommenderParams, recommend
+
+    params = RecommenderParams(k=args.k, top_n=args.top_n)
+    output = recommend(settings, params)
+    if output is None:
+        print("recommend: no top songs with audio features to seed from; nothing written")
+        return 0
+    print(f"recommend: wrote {output}")
+    if not args.no_land:
+        print_report(land_recommendations(settings, output))
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.summary import print_summary
+
+    print_summary(settings)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.build import build
+    from ingest.recommend import RecommenderParams, recommend
+    from ingest.summary import print_summary
+
+    print(f"== Landing the bundled sample into {settings.lake_dir}")
+    print_report(land_legacy_csv(settings, SAMPLE_LISTENING, settings.sample_user))
+    print_report(land_catalog(settings, SAMPLE_CATALOG, "auto", "auto"))
+    print("== Building the marts")
+    build(settings, run_checks=False)
+    print("== Running the baseline recommender")
+    output = recommend(settings, RecommenderParams())
+    if output is not None:
+        print_report(land_recommendations(settings, output))
+    print("== Building again with the recommendations, then the quality checkpoint")
+    build(settings, run_checks=True)
+    print_summary(settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spotiflow",
+        description="Land listening data into the Parquet lake and build SpotiFlow's marts.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="land one input file into the lake")
+    kinds = ingest.add_subparsers(dest="kind", required=True, metavar="KIND")
+    legacy = kinds.add_parser("legacy-csv", help="the original SpotiFlow listening-history CSV")
+    legacy.add_argument("path", type=_existing_file, metavar="PATH")
+    legacy.add_argument("--user", help="whose plays these are (default: SPOTIFLOW_SAMPLE_USER)")
+    catalog = kinds.add_parser("catalog", help="an audio-feature catalog (0..1 or percent scale)")
+    catalog.add_argument("path", type=_existing_file, metavar="PATH")
+    catalog.add_argument("--scale", choices=["auto", "unit", "percent"], default="auto")
+    catalog.add_argument("--encoding", default="auto", help="auto, utf-8, cp1252, latin-1, …")
+    recs = kinds.add_parser("recommendations", help="a recommender output file (CSV or Parquet)")
+    recs.add_argument("path", type=_existing_file, metavar="PATH")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    build = commands.add_parser("build", help="dbt build (models + tests), then quality checks")
+    build.add_argument("--no-checks", action="store_true", help="skip the quality checkpoint")
+    build.set_defaults(handler=cmd_build)
+
+    check = commands.add_parser("check", help="run the quality checkpoint on the lake and marts")
+    check.set_defaults(handler=cmd_check)
+
+    recommend = commands.add_parser(
+        "recommend", help="the baseline KNN recommender, seeded by each user's weekly top songs"
+    )
+    recommend.add_argument("--k", type=int, default=5, help="recommendations per seed (5)")
+    recommend.add_argument("--top-n", type=int, default=5, help="seed songs per week (5)")
+    recommend.add_argument("--no-land", action="store_true", help="write the file only")
+    recommend.set_defaults(handler=cmd_recommend)
+
+    summary = commands.add_parser("summary", help="print scores, top songs, predicted vs actual")
+    summary.set_defaults(handler=cmd_summary)
+
+    demo = commands.add_parser("demo", help="land the bundled sample, build, recommend, check")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    try:
+        return handler(args, Settings.from_env())
+    except SpotiflowError as error:
+        print(f"spotiflow: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("spotiflow: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the last guard: no traceback reaches the user
+        if os.environ.get("SPOTIFLOW_DEBUG"):
+            raise
+        print(
+            f"spotiflow: unexpected error: {type(error).__name__}: {error} "
+            "(set SPOTIFLOW_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""Landing: one Parquet file per load and entity, written atomically, with a load manifest.
+
+Layout under the lake root:
+    <entity>/_schema.parquet   zero rows, the entity's full schema (so every reader sees every column)
+    <entity>/<load_id>.parquet one file per load
+    loads/<load_id>.parquet    the manifest row; written last, it is what commits a load
+
+A crash before the manifest row leaves orphan files, which the next landing removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ingest.errors import SpotiflowError
+from ingest.identity import file_checksum, stable_hash
+from ingest.records import ReadResult
+from ingest.schemas import ENTITIES, lake_schema
+
+SCHEMA_FILE = "_schema.parquet"
+MANIFEST_ENTITY = "loads"
+REJECTS_ENTITY = "rejects"
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What one landing did, for the CLI to print."""
+
+    load_id: str
+    kind: str
+    source_file: str
+    rows_in: int
+    rows_landed: int
+    rows_rejected: int
+    entity_rows: dict[str, int]
+    notes: list[str]
+    already_landed: bool = False
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_parquet_atomically(table: pa.Table, target: Path) -> None:
+    """Write to a hidden temporary name in the same folder, flush to disk, then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    with temporary.open("wb") as handle:
+        pq.write_table(table, handle, compression="zstd")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    _fsync_dir(target.parent)
+
+
+class Lake:
+    """The Parquet lake under one root folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def entity_dir(self, entity: str) -> Path:
+        return self.root / entity
+
+    def ensure_layout(self) -> None:
+        """Create every entity folder with its schema file (rewritten when the schema changed)."""
+        for entity in ENTITIES:
+            schema = lake_schema(entity)
+            path = self.entity_dir(entity) / SCHEMA_FILE
+            if path.exists() and pq.read_schema(path).equals(schema, check_metadata=False):
+                continue
+            write_parquet_atomically(schema.empty_table(), path)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """One landing at a time per lake."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SpotiflowError(
+                    f"another spotiflow process is landing into {self.root}; "
+                    "try again when it has finished"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def manifest(self) -> pa.Table:
+        """Every committed load (the manifest rows)."""
+        files = sorted(self.entity_dir(MANIFEST_ENTITY).glob("*.parquet"))
+        if not files:
+            return lake_schema(MANIFEST_ENTITY).empty_table()
+        tables = [pq.read_table(path) for path in files]
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def committed_load_ids(self) -> set[str]:
+        return set(self.manifest().column("load_id").to_pylist())
+
+    def find_load(self, load_key: str) -> str | None:
+        manifest = self.manifest()
+        matches = manifest.filter(pc.equal(manifest["load_key"], load_key))
+        return matches["load_id"][0].as_py() if matches.num_rows else None
+
+    def recover(self) -> list[Path]:
+        """Remove what an interrupted landing left: temporary files and uncommitted loads."""
+        committed = self.committed_load_ids()
+        removed: list[Path] = []
+        for entity in ENTITIES:
+            folder = self.entity_dir(entity)
+            if not folder.exists():
+                continue
+            for path in folder.iterdir():
+                orphan = path.name.startswith(".") and path.name.endswith(".tmp")
+                if not orphan and path.suffix == ".parquet" and path.name != SCHEMA_FILE:
+                    orphan = path.stem not in committed
+                if orphan:
+                    path.unlink()
+                    removed.append(path)
+        return removed
+
+    def land(self, result: ReadResult) -> LoadReport:
+        """Land one reader's result: nothing new if the same input was landed before."""
+        started_at = _utcnow()
+        checksum = file_checksum(result.path)
+        options = json.dumps(result.options, sort_keys=True)
+        load_key = stable_hash(result.kind, checksum, options, length=64)
+        with self.locked():
+            self.ensure_layout()
+            self.recover()
+            previous = self.find_load(load_key)
+            if previous is not None:
+                return LoadReport(
+                    load_id=previous,
+                    kind=result.kind,
+                    source_file=result.path.name,
+                    rows_in=result.rows_in,
+                    rows_landed=0,
+                    rows_rejected=0,
+                    entity_rows={},
+                    notes=[],
+                    already_landed=True,
+                )
+            load_id = f"{started_at:%Y%m%dT%H%M%S%f}-{result.kind}-{load_key[:8]}"
+            lineage = {"source": result.kind, "load_id": load_id, "_loaded_at": started_at}
+            entity_rows: dict[str, int] = {}
+            for entity, table in result.tables.items():
+                entity_rows[entity] = table.num_rows
+                if table.num_rows:
+                    self._write(entity, load_id, table, lineage)
+            if result.rejects:
+                rejects = pa.Table.from_pylist(
+                    [
+                        {
+                            "source_file": result.path.name,
+                            "source_line": reject.line,
+                            "reason": reject.reason,
+                            "raw_record": reject.raw_record,
+                        }
+                        for reject in result.rejects
+                    ],
+                    schema=ENTITIES[REJECTS_ENTITY],
+                )
+                self._write(REJECTS_ENTITY, load_id, rejects, lineage)
+            manifest_row = {
+                "kind": result.kind,
+                "source_file": result.path.name,
+                "input_checksum": checksum,
+                "load_key": load_key,
+                "options": options,
+                "rows_in": result.rows_in,
+                "rows_landed": result.rows_landed,
+                "rows_rejected": len(result.rejects),
+                "started_at": started_at,
+                "finished_at": _utcnow(),
+                "notes": json.dumps(result.notes, ensure_ascii=False) if result.notes else None,
+            }
+            manifest = pa.Table.from_pylist([manifest_row], schema=ENTITIES[MANIFEST_ENTITY])
+            # The manifest row is written last: until it exists the load is not committed.
+            self._write(MANIFEST_ENTITY, load_id, manifest, lineage)
+        return LoadReport(
+            load_id=load_id,
+            kind=result.kind,
+            source_file=result.path.name,
+            rows_in=result.rows_in,
+            rows_landed=result.rows_landed,
+            rows_rejected=len(result.rejects),
+            entity_rows=entity_rows,
+            notes=result.notes,
+        )
+
+    def _write(self, entity: str, load_id: str, table: pa.Table, lineage: dict) -> None:
+        for name, value in lineage.items():
+            column = pa.array([value] * table.num_rows, type=lake_schema(entity).field(name).type)
+            table = table.append_column(lake_schema(entity).field(name), column)
+        table = table.cast(lake_schema(entity))
+        write_parquet_atomically(table, self.entity_dir(entity) / f"{load_id}.parquet")

@@ -1,0 +1,1 @@
+"""One reader per source kind: each turns an input file into record tables and rejected rows."""

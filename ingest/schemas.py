@@ -1,0 +1,126 @@
+"""The lake's entities, written down once as pyarrow schemas.
+
+Readers produce tables with an entity's *record* columns; landing appends the lineage columns
+(source, load_id, _loaded_at). Timestamps are UTC, stored without a zone.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+AUDIO_FEATURES = (
+    "acousticness",
+    "danceability",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "speechiness",
+    "valence",
+)
+
+LINEAGE_FIELDS = [
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("load_id", pa.string(), nullable=False),
+    pa.field("_loaded_at", pa.timestamp("us"), nullable=False),
+]
+
+PLAYS = pa.schema(
+    [
+        pa.field("play_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("track_id", pa.string()),
+        pa.field("track_name", pa.string()),
+        pa.field("artist_name", pa.string()),
+        pa.field("played_at", pa.timestamp("us"), nullable=False),
+        # 'second' for timestamped sources, 'day' where only the date is known (legacy files).
+        pa.field("played_at_precision", pa.string(), nullable=False),
+        # Ordinal of equal (user, track, played_at) rows within one input: keeps day-precision
+        # repeats apart while a re-landed file maps onto the same play ids.
+        pa.field("play_seq", pa.int32(), nullable=False),
+        pa.field("ms_played", pa.int64()),
+    ]
+)
+
+TRACKS = pa.schema(
+    [
+        pa.field("track_id", pa.string(), nullable=False),
+        pa.field("track_name", pa.string()),
+        pa.field("artist_name", pa.string()),
+        pa.field("album_name", pa.string()),
+        pa.field("duration_ms", pa.int64()),
+        pa.field("popularity", pa.int32()),
+        pa.field("streams", pa.int64()),
+    ]
+)
+
+AUDIO_FEATURES_SCHEMA = pa.schema(
+    [pa.field("track_id", pa.string(), nullable=False)]
+    + [pa.field(name, pa.float64()) for name in AUDIO_FEATURES]
+    + [
+        pa.field("tempo", pa.float64()),
+        pa.field("loudness", pa.float64()),
+        pa.field("key", pa.int32()),
+        pa.field("mode", pa.int32()),
+        pa.field("time_signature", pa.int32()),
+        # The scale the source gave ('unit' 0..1 or 'percent'); values are always stored 0..1.
+        pa.field("source_scale", pa.string(), nullable=False),
+    ]
+)
+
+RECOMMENDATIONS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("model_name", pa.string(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("variant", pa.string()),
+        pa.field("generated_at", pa.timestamp("us"), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("seed_track_id", pa.string(), nullable=False),
+        pa.field("rank", pa.int32(), nullable=False),
+        pa.field("recommended_track_id", pa.string(), nullable=False),
+        pa.field("score", pa.float64()),
+    ]
+)
+
+REJECTS = pa.schema(
+    [
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_line", pa.int64(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw_record", pa.string()),
+    ]
+)
+
+LOADS = pa.schema(
+    [
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("input_checksum", pa.string(), nullable=False),
+        pa.field("load_key", pa.string(), nullable=False),
+        pa.field("options", pa.string()),
+        pa.field("rows_in", pa.int64(), nullable=False),
+        pa.field("rows_landed", pa.int64(), nullable=False),
+        pa.field("rows_rejected", pa.int64(), nullable=False),
+        pa.field("started_at", pa.timestamp("us"), nullable=False),
+        pa.field("finished_at", pa.timestamp("us"), nullable=False),
+        pa.field("notes", pa.string()),
+    ]
+)
+
+# Entity name (= folder under the lake) -> record schema.
+ENTITIES: dict[str, pa.Schema] = {
+    "plays": PLAYS,
+    "tracks": TRACKS,
+    "audio_features": AUDIO_FEATURES_SCHEMA,
+    "recommendations": RECOMMENDATIONS,
+    "rejects": REJECTS,
+    "loads": LOADS,
+}
+
+
+def lake_schema(entity: str) -> pa.Schema:
+    """The schema of an entity's files in the lake: record columns, then lineage."""
+    schema = ENTITIES[entity]
+    for field in LINEAGE_FIELDS:
+        schema = schema.append(field)
+    return schema

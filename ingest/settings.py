@@ -1,0 +1,71 @@
+"""Settings from the environment, with documented defaults (see README, "Settings")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SAMPLES_DIR = PACKAGE_DIR / "samples"
+
+
+def _default_project_dir() -> Path:
+    # The dbt project is the repository root, one level above this package (editable install).
+    candidate = PACKAGE_DIR.parent
+    if (candidate / "dbt_project.yml").exists():
+        return candidate
+    return Path.cwd()
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and how identities are written.
+
+    SPOTIFLOW_PROJECT_DIR   the dbt project (default: the repository root)
+    SPOTIFLOW_DATA_DIR      lake, warehouse and state (default: <project>/data)
+    SPOTIFLOW_USER_ID_SALT  salt for hashed user ids (default: a random salt kept in the data dir)
+    SPOTIFLOW_PLAIN_USER_IDS  "true" keeps user names as given instead of hashing them
+    SPOTIFLOW_SAMPLE_USER   the user the bundled sample is landed for (default: sample-user)
+    DBT_TARGET              the profile target dbt builds (default: duckdb)
+    """
+
+    project_dir: Path
+    data_dir: Path
+    user_id_salt: str | None
+    plain_user_ids: bool
+    sample_user: str
+    dbt_target: str
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "spotiflow.duckdb"
+
+    @property
+    def models_output_dir(self) -> Path:
+        """Where recommender runs write their output files before they are landed."""
+        return self.data_dir / "model_outputs"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        project_dir = Path(env.get("SPOTIFLOW_PROJECT_DIR") or _default_project_dir()).resolve()
+        data_dir = Path(env.get("SPOTIFLOW_DATA_DIR") or "data")
+        if not data_dir.is_absolute():
+            data_dir = project_dir / data_dir
+        return cls(
+            project_dir=project_dir,
+            data_dir=data_dir.resolve(),
+            user_id_salt=env.get("SPOTIFLOW_USER_ID_SALT") or None,
+            plain_user_ids=_flag(env.get("SPOTIFLOW_PLAIN_USER_IDS")),
+            sample_user=env.get("SPOTIFLOW_SAMPLE_USER") or "sample-user",
+            dbt_target=env.get("DBT_TARGET") or "duckdb",
+        )

@@ -1,0 +1,43 @@
+"""Reading the DuckDB warehouse the dbt build writes (marts in schema `marts`)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ingest.errors import SpotiflowError
+from ingest.settings import Settings
+
+MARTS_SCHEMA = "marts"
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse; a clear message when it has not been built."""
+    if not settings.warehouse_path.exists():
+        raise SpotiflowError(
+            f"no warehouse at {settings.warehouse_path}: run `spotiflow build` first"
+        )
+    try:
+        # Read-write on purpose: dbt runs in this same process, and DuckDB refuses to open one
+        # file read-only and read-write at once within a process.
+        return duckdb.connect(str(settings.warehouse_path))
+    except duckdb.IOException as exc:
+        raise SpotiflowError(
+            f"cannot open {settings.warehouse_path} ({exc}); is a build running?"
+        ) from None
+
+
+def mart_exists(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [MARTS_SCHEMA, name],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def require_marts(connection: duckdb.DuckDBPyConnection, *names: str) -> None:
+    missing = [name for name in names if not mart_exists(connection, name)]
+    if missing:
+        raise SpotiflowError(
+            "the warehouse has no " + ", ".join(f"{MARTS_SCHEMA}.{n}" for n in missing)
+            + ": run `spotiflow build` first"
+        )

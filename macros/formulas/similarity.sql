@@ -1,0 +1,15 @@
+{#- Predicted-vs-actual similarity over the audio features of one (list, top song). -#}
+
+{#- 1 - mean absolute difference: 1 is a perfect prediction, 0 the worst on a 0..1 scale. -#}
+{% macro mean_absolute_similarity(abs_difference) -%}
+    1 - avg({{ abs_difference }})
+{%- endmacro %}
+
+{#- Cosine similarity of the predicted and actual feature vectors (null when either is zero). -#}
+{% macro cosine_similarity(predicted, actual) -%}
+    sum({{ predicted }} * {{ actual }})
+    / nullif(
+        sqrt(sum({{ predicted }} * {{ predicted }})) * sqrt(sum({{ actual }} * {{ actual }})),
+        0
+    )
+{%- endmacro %}

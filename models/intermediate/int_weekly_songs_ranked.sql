@@ -1,0 +1,59 @@
+with
+
+plays as (
+
+    select * from {{ ref('int_plays_enriched') }}
+
+),
+
+-- Plays whose track could not be identified have no song to rank.
+song_weeks as (
+
+    select
+        user_id,
+        week_start,
+        track_id,
+        max(track_name) as track_name,
+        max(artist_name) as artist_name,
+        count(*) as plays,
+        sum(minutes_played) as minutes_listened,
+        {{ positivity_score('avg(valence)') }} as positivity_score
+
+    from plays
+    where track_id is not null
+    group by user_id, week_start, track_id
+
+),
+
+-- Tie-break: plays, then minutes listened, then track_id, so ranks never depend on load order.
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by user_id, week_start
+            order by plays desc, minutes_listened desc, track_id asc
+        ) as song_rank
+
+    from song_weeks
+
+),
+
+final as (
+
+    select
+        user_id,
+        week_start,
+        song_rank,
+        track_id,
+        track_name,
+        artist_name,
+        plays,
+        minutes_listened,
+        positivity_score
+
+    from ranked
+
+)
+
+select * from final

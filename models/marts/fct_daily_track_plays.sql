@@ -1,0 +1,26 @@
+with
+
+plays as (
+
+    select * from {{ ref('int_plays_enriched') }}
+
+),
+
+final as (
+
+    select
+        user_id,
+        listen_date,
+        track_id,
+        max(track_name) as track_name,
+        max(artist_name) as artist_name,
+        count(*) as plays,
+        sum(minutes_played) as minutes_listened
+
+    from plays
+    where track_id is not null
+    group by user_id, listen_date, track_id
+
+)
+
+select * from final

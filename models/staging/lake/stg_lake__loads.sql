@@ -1,0 +1,29 @@
+with
+
+source as (
+
+    select * from {{ source('lake', 'loads') }}
+
+),
+
+final as (
+
+    select
+        cast(load_id as varchar) as load_id,
+        cast(kind as varchar) as load_kind,
+        cast(source_file as varchar) as source_file,
+        cast(input_checksum as varchar) as input_checksum,
+        cast(options as varchar) as load_options,
+        cast(rows_in as bigint) as rows_in,
+        cast(rows_landed as bigint) as rows_landed,
+        cast(rows_rejected as bigint) as rows_rejected,
+        cast(started_at as timestamp) as started_at,
+        cast(finished_at as timestamp) as finished_at,
+        cast(notes as varchar) as notes,
+        cast(_loaded_at as timestamp) as loaded_at
+
+    from source
+
+)
+
+select * from final

@@ -1,0 +1,56 @@
+with
+
+source as (
+
+    select * from {{ source('lake', 'plays') }}
+
+),
+
+renamed as (
+
+    select
+        cast(play_id as varchar) as play_id,
+        cast(user_id as varchar) as user_id,
+        cast(track_id as varchar) as track_id,
+        cast(track_name as varchar) as track_name,
+        cast(artist_name as varchar) as artist_name,
+        cast(played_at as timestamp) as played_at,
+        cast(played_at_precision as varchar) as played_at_precision,
+        cast(play_seq as integer) as play_seq,
+        cast(ms_played as bigint) as ms_played,
+        cast(source as varchar) as source,
+        cast(load_id as varchar) as load_id,
+        cast(_loaded_at as timestamp) as loaded_at
+
+    from source
+
+),
+
+-- The same play may arrive in several loads (overlapping files): the latest load wins.
+deduplicated as (
+
+    {{ deduplicate('renamed', 'play_id', 'loaded_at desc, load_id desc') }}
+
+),
+
+final as (
+
+    select
+        play_id,
+        user_id,
+        track_id,
+        track_name,
+        artist_name,
+        played_at,
+        played_at_precision,
+        play_seq,
+        ms_played,
+        source,
+        load_id,
+        loaded_at
+
+    from deduplicated
+
+)
+
+select * from final

@@ -1,0 +1,52 @@
+with
+
+source as (
+
+    select * from {{ source('lake', 'tracks') }}
+
+),
+
+renamed as (
+
+    select
+        cast(track_id as varchar) as track_id,
+        cast(track_name as varchar) as track_name,
+        cast(artist_name as varchar) as artist_name,
+        cast(album_name as varchar) as album_name,
+        cast(duration_ms as bigint) as duration_ms,
+        cast(popularity as integer) as popularity,
+        cast(streams as bigint) as streams,
+        cast(source as varchar) as source,
+        cast(load_id as varchar) as load_id,
+        cast(_loaded_at as timestamp) as loaded_at
+
+    from source
+
+),
+
+-- A track described by several loads keeps its latest description.
+deduplicated as (
+
+    {{ deduplicate('renamed', 'track_id', 'loaded_at desc, load_id desc') }}
+
+),
+
+final as (
+
+    select
+        track_id,
+        track_name,
+        artist_name,
+        album_name,
+        duration_ms,
+        popularity,
+        streams,
+        source,
+        load_id,
+        loaded_at
+
+    from deduplicated
+
+)
+
+select * from final
