@@ -29,7 +29,7 @@ build: venv
 lint: venv
 	$(BIN)/ruff check ingest tests
 	$(BIN)/ruff format --check ingest tests
-	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models macros tests/data
+	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models tests/data
 
 pytest: venv
 	$(BIN)/pytest

@@ -70,10 +70,14 @@ def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> Db
         if status in {"error", "fail"}:
             node = node_result.node
             message = (node_result.message or "").strip().splitlines()
-            outcome.failures.append(f"{node.resource_type} {node.name}: {message[0] if message else status}")
+            outcome.failures.append(
+                f"{node.resource_type} {node.name}: {message[0] if message else status}"
+            )
     if result.exception is not None and not outcome.failures:
         outcome.failures.append(str(result.exception).strip().splitlines()[0])
     if raise_on_failure and not outcome.success:
-        detail = "\n  ".join(outcome.failures) or "see the log in " + str(settings.data_dir / "logs")
+        detail = "\n  ".join(outcome.failures) or "see the log in " + str(
+            settings.data_dir / "logs"
+        )
         raise BuildError(f"{outcome.summary()}\n  {detail}")
     return outcome

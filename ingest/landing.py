@@ -1,7 +1,7 @@
 """Landing: one Parquet file per load and entity, written atomically, with a load manifest.
 
 Layout under the lake root:
-    <entity>/_schema.parquet   zero rows, the entity's full schema (so every reader sees every column)
+    <entity>/_schema.parquet   zero rows, the entity's full schema (every reader sees every column)
     <entity>/<load_id>.parquet one file per load
     loads/<load_id>.parquet    the manifest row; written last, it is what commits a load
 

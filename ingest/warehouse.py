@@ -38,6 +38,7 @@ def require_marts(connection: duckdb.DuckDBPyConnection, *names: str) -> None:
     missing = [name for name in names if not mart_exists(connection, name)]
     if missing:
         raise SpotiflowError(
-            "the warehouse has no " + ", ".join(f"{MARTS_SCHEMA}.{n}" for n in missing)
+            "the warehouse has no "
+            + ", ".join(f"{MARTS_SCHEMA}.{n}" for n in missing)
             + ": run `spotiflow build` first"
         )

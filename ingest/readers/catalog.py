@@ -111,10 +111,12 @@ def read_catalog(path: Path, *, scale: str = "auto", encoding: str = "auto") -> 
             )
             if all(feature_record[name] is None for name in AUDIO_FEATURES):
                 raise FieldError("has no audio feature values")
-            duration_ms = parse_int("duration_ms", values.get(columns.get("duration_ms", ""), ""),
-                                    required=False)
-            popularity = parse_int("popularity", values.get(columns.get("popularity", ""), ""),
-                                   required=False)
+            duration_ms = parse_int(
+                "duration_ms", values.get(columns.get("duration_ms", ""), ""), required=False
+            )
+            popularity = parse_int(
+                "popularity", values.get(columns.get("popularity", ""), ""), required=False
+            )
         except FieldError as problem:
             rejects.append(Reject(row.line, str(problem), raw_json(values)))
             continue

@@ -7,16 +7,32 @@ from collections import Counter
 from datetime import datetime, time
 from pathlib import Path
 
-from ingest.readers.features import audio_feature_record
-from ingest.readers.text import FieldError, decode_file, iter_csv, parse_date, parse_int, repair_text
-from ingest.records import ReadResult, Reject, raw_json, table_from_rows
 from ingest.identity import stable_hash
+from ingest.readers.features import audio_feature_record
+from ingest.readers.text import (
+    FieldError,
+    decode_file,
+    iter_csv,
+    parse_date,
+    parse_int,
+    repair_text,
+)
+from ingest.records import ReadResult, Reject, raw_json, table_from_rows
 from ingest.schemas import AUDIO_FEATURES
 
 KIND = "legacy-csv"
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
-REQUIRED_COLUMNS = ["Track Name", "Artist Name", "Track ID", "Day_Played", "duration_ms", *AUDIO_FEATURES]
-FEATURE_COLUMNS = {name: name for name in (*AUDIO_FEATURES, "tempo", "loudness", "key", "mode", "time_signature")}
+REQUIRED_COLUMNS = [
+    "Track Name",
+    "Artist Name",
+    "Track ID",
+    "Day_Played",
+    "duration_ms",
+    *AUDIO_FEATURES,
+]
+FEATURE_COLUMNS = {
+    name: name for name in (*AUDIO_FEATURES, "tempo", "loudness", "key", "mode", "time_signature")
+}
 
 
 def read_legacy_csv(path: Path, user_id: str, *, encoding: str = "auto") -> ReadResult:

@@ -8,7 +8,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.errors import InputFileError
-from ingest.readers.text import FieldError, decode_file, iter_csv, parse_float, parse_int, parse_timestamp
+from ingest.readers.text import (
+    FieldError,
+    decode_file,
+    iter_csv,
+    parse_float,
+    parse_int,
+    parse_timestamp,
+)
 from ingest.records import ReadResult, Reject, raw_json, table_from_rows
 from ingest.schemas import RECOMMENDATIONS
 
@@ -32,15 +39,22 @@ def _record(values: dict) -> dict:
     """One recommendations record from raw values (strings from CSV, typed from Parquet)."""
     record = {
         name: _text(name, values.get(name), required=True)
-        for name in ("run_id", "model_name", "model_version", "user_id", "seed_track_id",
-                     "recommended_track_id")
+        for name in (
+            "run_id",
+            "model_name",
+            "model_version",
+            "user_id",
+            "seed_track_id",
+            "recommended_track_id",
+        )
     }
     record["variant"] = _text("variant", values.get("variant"), required=False)
     record["generated_at"] = parse_timestamp("generated_at", values.get("generated_at"))
-    rank = parse_int("rank", str(values.get("rank") if values.get("rank") is not None else ""),
-                     required=True)
+    rank = parse_int(
+        "rank", str(values.get("rank") if values.get("rank") is not None else ""), required=True
+    )
     if rank is None or rank < 1:
-        raise FieldError(f"rank {values.get('rank')!r} is not a positive whole number")
+        raise FieldError(f"rank {str(values.get('rank')).strip()!r} is not a positive whole number")
     record["rank"] = rank
     score = values.get("score")
     record["score"] = parse_float("score", "" if score is None else str(score), required=False)
@@ -80,8 +94,11 @@ def read_recommendations(path: Path) -> ReadResult:
     if missing:
         raise InputFileError(
             path,
-            "is not a recommender output: missing column(s) " + ", ".join(missing)
-            + " (expected " + ", ".join(REQUIRED + OPTIONAL) + ")",
+            "is not a recommender output: missing column(s) "
+            + ", ".join(missing)
+            + " (expected "
+            + ", ".join(REQUIRED + OPTIONAL)
+            + ")",
             line=None if is_parquet else 1,
         )
     records: list[dict] = []
@@ -96,7 +113,8 @@ def read_recommendations(path: Path) -> ReadResult:
             if key in first_seen:
                 where = "row" if is_parquet else "line"
                 raise FieldError(
-                    f"duplicates (run_id, user_id, seed_track_id, rank) of {where} {first_seen[key]}"
+                    "duplicates (run_id, user_id, seed_track_id, rank) "
+                    f"of {where} {first_seen[key]}"
                 )
             first_seen[key] = line
         except FieldError as problem:

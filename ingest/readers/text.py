@@ -52,7 +52,7 @@ def decode_file(path: Path, encoding: str = "auto") -> tuple[str, str]:
 
 
 def iter_csv(path: Path, text: str, required: list[str]) -> tuple[list[str], Iterator[CsvRow]]:
-    """The header and the rows of CSV text; the file is refused when required columns are missing."""
+    """The header and rows of CSV text; a file without the required columns is refused."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [name.strip() for name in next(reader)]
@@ -62,7 +62,8 @@ def iter_csv(path: Path, text: str, required: list[str]) -> tuple[list[str], Ite
     if missing:
         raise InputFileError(
             path,
-            "is missing required column(s) " + ", ".join(missing)
+            "is missing required column(s) "
+            + ", ".join(missing)
             + f" (found: {', '.join(header) or 'nothing'})",
             line=1,
         )
@@ -131,8 +132,9 @@ _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+$")
 def parse_int(column: str, raw: str, *, required: bool) -> int | None:
     text = raw.strip()
     # Counts in real catalogs carry thousands separators ("1,021").
-    value = parse_float(column, text.replace(",", "") if _THOUSANDS.match(text) else text,
-                        required=required)
+    value = parse_float(
+        column, text.replace(",", "") if _THOUSANDS.match(text) else text, required=required
+    )
     if value is None:
         return None
     if not value.is_integer():

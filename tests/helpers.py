@@ -1,0 +1,30 @@
+"""Paths and small helpers shared by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ingest.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SAMPLE_CSV = PROJECT_DIR / "ingest" / "samples" / "listening_history.csv"
+SAMPLE_CATALOG = PROJECT_DIR / "ingest" / "samples" / "spotify-2023.csv"
+TEST_SALT = "pytest-salt"
+
+
+def make_settings(data_dir: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "SPOTIFLOW_PROJECT_DIR": str(PROJECT_DIR),
+            "SPOTIFLOW_DATA_DIR": str(data_dir),
+            "SPOTIFLOW_USER_ID_SALT": TEST_SALT,
+        }
+    )
+
+
+def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse_path)) as connection:
+        return connection.execute(sql, params or []).fetchall()

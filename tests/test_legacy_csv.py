@@ -1,0 +1,89 @@
+"""The original SpotiFlow CSV: every row a play, bad rows quarantined, bad files refused."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import InputFileError
+from ingest.readers.legacy_csv import read_legacy_csv
+from tests.helpers import FIXTURES, SAMPLE_CSV
+
+
+def test_sample_reads_every_row_as_a_play() -> None:
+    result = read_legacy_csv(SAMPLE_CSV, "u1")
+    with SAMPLE_CSV.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert result.rows_in == len(rows) == 1350
+    assert result.rows_landed == 1350 and result.rejects == []
+    plays = result.tables["plays"].to_pylist()
+    assert len(plays) == 1350
+    assert len({play["play_id"] for play in plays}) == 1350
+    assert {play["played_at_precision"] for play in plays} == {"day"}
+    assert result.tables["tracks"].num_rows == len({row["Track ID"] for row in rows}) == 39
+    assert result.tables["audio_features"].num_rows == 39
+
+
+def test_repeated_rows_of_a_day_stay_separate_plays_numbered_in_file_order() -> None:
+    plays = read_legacy_csv(SAMPLE_CSV, "u1").tables["plays"].to_pylist()
+    first = plays[0]
+    same = [
+        p
+        for p in plays
+        if (p["track_id"], p["played_at"]) == (first["track_id"], first["played_at"])
+    ]
+    assert [p["play_seq"] for p in same] == list(range(1, len(same) + 1))
+    assert len(same) > 1
+
+
+def test_play_ids_are_stable_across_reads_and_differ_per_user() -> None:
+    once = read_legacy_csv(SAMPLE_CSV, "u1").tables["plays"].column("play_id").to_pylist()
+    again = read_legacy_csv(SAMPLE_CSV, "u1").tables["plays"].column("play_id").to_pylist()
+    other = read_legacy_csv(SAMPLE_CSV, "u2").tables["plays"].column("play_id").to_pylist()
+    assert once == again
+    assert not set(once) & set(other)
+
+
+def test_bad_rows_are_rejected_with_line_and_reason() -> None:
+    result = read_legacy_csv(FIXTURES / "legacy_bad_rows.csv", "u1")
+    assert result.rows_in == 8
+    assert result.rows_landed == 3
+    reasons = {reject.line: reject.reason for reject in result.rejects}
+    assert reasons == {
+        4: "Day_Played '04/09/2024' is not a date (YYYY-MM-DD)",
+        5: "danceability 1.7 is outside 0..1",
+        6: "Track ID '' is not a Spotify track id",
+        7: "has 23 fields, the header has 22",
+        8: "duration_ms 'long' is not a number",
+    }
+    assert all(reject.raw_record for reject in result.rejects)
+    assert result.tables["plays"].num_rows == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"\x00\x01\x02binary", "is not a text file"),
+        (b"Track Name,Artist Name\nx,y\n", "line 1: is missing required column(s) Track ID"),
+        (b'Track Name,"Artist\n', "line 1: is not valid CSV"),
+    ],
+)
+def test_malformed_files_are_refused_naming_file_and_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "broken.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputFileError) as raised:
+        read_legacy_csv(path, "u1")
+    assert str(raised.value).startswith(str(path))
+    assert message in str(raised.value)
+
+
+def test_undecodable_text_with_a_named_encoding_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(SAMPLE_CSV.read_bytes()[:2000] + b"\nCaf\xe9\n")
+    with pytest.raises(InputFileError, match=r"line \d+: is not valid utf-8"):
+        read_legacy_csv(path, "u1", encoding="utf-8")
