@@ -68,7 +68,10 @@ def test_repair_text_fixes_what_it_can_and_marks_what_it_cannot() -> None:
 
 def test_latin1_file_is_decoded(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
-    text = "track_name,artist(s)_name,bpm,key,mode,danceability_%,valence_%,energy_%,acousticness_%,instrumentalness_%,liveness_%,speechiness_%\n"
+    text = (
+        "track_name,artist(s)_name,bpm,key,mode,danceability_%,valence_%,energy_%,"
+        "acousticness_%,instrumentalness_%,liveness_%,speechiness_%\n"
+    )
     text += "Café del Mar,Energy 52,128,A,Minor,60,40,80,5,90,10,4\n"
     path.write_bytes(text.encode("latin-1"))
     result = read_catalog(path)

@@ -1,4 +1,4 @@
-"""The dbt project held to its structure rules (dbt-project-evaluator's, which cannot be fetched)."""
+"""The dbt project held to dbt-project-evaluator's rules (the package cannot be fetched here)."""
 
 from __future__ import annotations
 

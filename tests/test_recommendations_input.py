@@ -12,7 +12,10 @@ from ingest.errors import InputFileError
 from ingest.readers.recommendations import read_recommendations
 from ingest.schemas import RECOMMENDATIONS
 
-HEADER = "model_name,model_version,run_id,generated_at,user_id,seed_track_id,rank,recommended_track_id,score"
+HEADER = (
+    "model_name,model_version,run_id,generated_at,user_id,seed_track_id,rank,"
+    "recommended_track_id,score"
+)
 
 
 def _write_csv(path: Path, *rows: str, header: str = HEADER) -> Path:
