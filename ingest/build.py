@@ -14,6 +14,8 @@ def build(settings: Settings, *, run_checks: bool = True) -> None:
     Lake(settings.lake_dir).ensure_layout()
     outcome = run_dbt(settings, "build")
     print(outcome.summary())
+    # Stale sources warn; they do not fail the build (the data may simply be historical).
+    print(run_dbt(settings, "source", "freshness", raise_on_failure=False).summary())
     if run_checks:
         from ingest.quality import run_checkpoint
 

@@ -51,7 +51,7 @@ def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> Db
     """Invoke dbt (quietly: errors only) and summarise the results."""
     from dbt.cli.main import dbtRunner  # imported late: dbt takes ~1.5 s to import
 
-    command = args[0]
+    command = " ".join(arg for arg in args if not arg.startswith("-"))
     cli_args = [
         *args,
         "--project-dir", str(settings.project_dir),

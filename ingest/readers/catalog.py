@@ -92,11 +92,7 @@ def read_catalog(path: Path, *, scale: str = "auto", encoding: str = "auto") -> 
     for row in rows:
         values = row.values
         try:
-            if row.extra_fields or row.missing_fields:
-                raise FieldError(
-                    f"has {len(values) + row.extra_fields - row.missing_fields} fields, "
-                    f"the header has {len(values)}"
-                )
+            row.check_field_count()
             name_raw = values.get(columns.get("track_name", ""), "")
             artist_raw = values.get(columns.get("artist_name", ""), "")
             track_name, artist_name = repair_text(name_raw), repair_text(artist_raw)

@@ -49,11 +49,7 @@ def read_legacy_csv(path: Path, user_id: str, *, encoding: str = "auto") -> Read
         rows_in += 1
         values = row.values
         try:
-            if row.extra_fields or row.missing_fields:
-                raise FieldError(
-                    f"has {len(values) + row.extra_fields - row.missing_fields} fields, "
-                    f"the header has {len(values)}"
-                )
+            row.check_field_count()
             track_id = values["Track ID"].strip()
             if not SPOTIFY_ID.match(track_id):
                 raise FieldError(f"Track ID {track_id!r} is not a Spotify track id")

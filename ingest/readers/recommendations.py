@@ -77,11 +77,9 @@ def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     collected = []
     for row in rows:
         values = dict(row.values)
-        if row.extra_fields or row.missing_fields:
-            values["__field_count_error__"] = (
-                f"has {len(row.values) + row.extra_fields - row.missing_fields} fields, "
-                f"the header has {len(row.values)}"
-            )
+        problem = row.field_count_problem()
+        if problem:
+            values["__field_count_error__"] = problem
         collected.append((row.line, values))
     return header, collected
 

@@ -20,12 +20,28 @@ ENCODINGS_TO_TRY = ("utf-8-sig", "cp1252", "latin-1")
 _MAC_ROMAN_REPLACEMENT = re.compile("(?:\u00d4\u00f8\u03a9|\u00d4\u00f8|\u02dd)+")
 
 
+class FieldError(ValueError):
+    """A value that does not fit its column; the message becomes the reject reason."""
+
+
 @dataclass(frozen=True)
 class CsvRow:
     line: int
     values: dict[str, str]
     extra_fields: int
     missing_fields: int
+
+    def field_count_problem(self) -> str | None:
+        """Why a ragged row cannot be trusted (its values may not sit under their columns)."""
+        if not (self.extra_fields or self.missing_fields):
+            return None
+        found = len(self.values) + self.extra_fields - self.missing_fields
+        return f"has {found} fields, the header has {len(self.values)}"
+
+    def check_field_count(self) -> None:
+        problem = self.field_count_problem()
+        if problem:
+            raise FieldError(problem)
 
 
 def decode_file(path: Path, encoding: str = "auto") -> tuple[str, str]:
@@ -105,10 +121,6 @@ def repair_text(value: str) -> str:
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass
     return _MAC_ROMAN_REPLACEMENT.sub("\ufffd", text)
-
-
-class FieldError(ValueError):
-    """A value that does not fit its column; the message becomes the reject reason."""
 
 
 def parse_float(column: str, raw: str, *, required: bool) -> float | None:
