@@ -46,7 +46,7 @@ def print_summary(settings: Settings) -> None:
         loads = connection.execute(
             "select count(*), sum(rows_in), sum(rows_landed), sum(rows_rejected) "
             "from marts.fct_loads"
-        ).fetchone()
+        ).fetchall()[0]
         print(
             f"\nLoads: {loads[0]} — {loads[1] or 0} rows in, {loads[2] or 0} landed, "
             f"{loads[3] or 0} rejected (marts.fct_loads, marts.fct_rejected_rows)"

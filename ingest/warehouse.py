@@ -27,11 +27,12 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def mart_exists(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = connection.execute(
+    # fetchall, not fetchone: DuckDB 2 keeps the connection busy until a result is drained.
+    [(found,)] = connection.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [MARTS_SCHEMA, name],
-    ).fetchone()
-    return bool(found and found[0])
+    ).fetchall()
+    return bool(found)
 
 
 def require_marts(connection: duckdb.DuckDBPyConnection, *names: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from ingest.cli import main
 from ingest.identity import surrogate_track_id
+from ingest.readers.text import repair_text
 from ingest.settings import Settings
 from tests.helpers import SAMPLE_CATALOG, SAMPLE_CSV, make_settings, query
 
@@ -103,7 +104,9 @@ def _features_by_track() -> dict[str, dict[str, float]]:
     features = {row["Track ID"]: {f: float(row[f]) for f in FEATURES} for row in _csv_rows()}
     with SAMPLE_CATALOG.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            track_id = surrogate_track_id(row["track_name"], row["artist(s)_name"])
+            # Ids are derived from the names as repaired at the door.
+            name, artist = repair_text(row["track_name"]), repair_text(row["artist(s)_name"])
+            track_id = surrogate_track_id(name, artist)
             # Catalog duplicates: the lake keeps one description per id (the last one read).
             features[track_id] = {f: int(row[f"{f}_%"]) / 100 for f in FEATURES}
     return features

@@ -30,15 +30,15 @@
             user_id,
             {{ period }},
             count(*) as plays,
-            sum(minutes_played) as minutes_listened,
+            {{ ms_to_minutes('sum(listened_ms)') }} as minutes_listened,
             count(case when has_audio_features then 1 end) as plays_with_features,
-            avg(acousticness) as avg_acousticness,
-            avg(danceability) as avg_danceability,
-            avg(energy) as avg_energy,
-            avg(instrumentalness) as avg_instrumentalness,
-            avg(liveness) as avg_liveness,
-            avg(speechiness) as avg_speechiness,
-            avg(valence) as avg_valence
+            {{ exact_avg('acousticness') }} as avg_acousticness,
+            {{ exact_avg('danceability') }} as avg_danceability,
+            {{ exact_avg('energy') }} as avg_energy,
+            {{ exact_avg('instrumentalness') }} as avg_instrumentalness,
+            {{ exact_avg('liveness') }} as avg_liveness,
+            {{ exact_avg('speechiness') }} as avg_speechiness,
+            {{ exact_avg('valence') }} as avg_valence
 
         from {{ plays }}
         group by user_id, {{ period }}

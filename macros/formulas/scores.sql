@@ -51,7 +51,12 @@
     )
 {%- endmacro %}
 
-{#- Minutes listened: ms_played where the source says, else the track's duration (a full play). -#}
-{% macro minutes_played(ms_played, duration_ms) -%}
-    cast(coalesce({{ ms_played }}, {{ duration_ms }}) as {{ type_double() }}) / 60000
+{#- Milliseconds listened: ms_played where the source says, else the track's duration (a full play). -#}
+{% macro listened_ms(ms_played, duration_ms) -%}
+    coalesce({{ ms_played }}, {{ duration_ms }})
+{%- endmacro %}
+
+{#- Minutes from milliseconds (the workbook's duration_ms / 1000 / 60). -#}
+{% macro ms_to_minutes(milliseconds) -%}
+    cast({{ milliseconds }} as {{ type_double() }}) / 60000
 {%- endmacro %}

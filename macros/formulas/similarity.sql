@@ -2,14 +2,15 @@
 
 {#- 1 - mean absolute difference: 1 is a perfect prediction, 0 the worst on a 0..1 scale. -#}
 {% macro mean_absolute_similarity(abs_difference) -%}
-    1 - avg({{ abs_difference }})
+    1 - {{ exact_avg(abs_difference) }}
 {%- endmacro %}
 
 {#- Cosine similarity of the predicted and actual feature vectors (null when either is zero). -#}
 {% macro cosine_similarity(predicted, actual) -%}
-    sum({{ predicted }} * {{ actual }})
+    {{ exact_sum(predicted ~ ' * ' ~ actual) }}
     / nullif(
-        sqrt(sum({{ predicted }} * {{ predicted }})) * sqrt(sum({{ actual }} * {{ actual }})),
+        sqrt({{ exact_sum(predicted ~ ' * ' ~ predicted) }})
+        * sqrt({{ exact_sum(actual ~ ' * ' ~ actual) }}),
         0
     )
 {%- endmacro %}

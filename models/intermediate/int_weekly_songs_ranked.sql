@@ -16,8 +16,8 @@ song_weeks as (
         max(track_name) as track_name,
         max(artist_name) as artist_name,
         count(*) as plays,
-        sum(minutes_played) as minutes_listened,
-        {{ positivity_score('avg(valence)') }} as positivity_score
+        {{ ms_to_minutes('sum(listened_ms)') }} as minutes_listened,
+        {{ positivity_score(exact_avg('valence')) }} as positivity_score
 
     from plays
     where track_id is not null

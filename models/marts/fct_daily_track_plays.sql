@@ -15,7 +15,7 @@ final as (
         max(track_name) as track_name,
         max(artist_name) as artist_name,
         count(*) as plays,
-        sum(minutes_played) as minutes_listened
+        {{ ms_to_minutes('sum(listened_ms)') }} as minutes_listened
 
     from plays
     where track_id is not null

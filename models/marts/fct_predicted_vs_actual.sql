@@ -32,7 +32,7 @@ compared as (
             max(lists.run_id) as run_id,
             '{{ feature }}' as audio_feature,
             count(recommended.{{ feature }}) as recommended_tracks,
-            avg(recommended.{{ feature }}) as predicted_value,
+            {{ exact_avg('recommended.' ~ feature) }} as predicted_value,
             max(seed.{{ feature }}) as actual_value
 
         from lists
