@@ -107,8 +107,8 @@ def _features_by_track() -> dict[str, dict[str, float]]:
             # Ids are derived from the names as repaired at the door.
             name, artist = repair_text(row["track_name"]), repair_text(row["artist(s)_name"])
             track_id = surrogate_track_id(name, artist)
-            # Catalog duplicates: the lake keeps one description per id (the last one read).
-            features[track_id] = {f: int(row[f"{f}_%"]) / 100 for f in FEATURES}
+            # A track repeated in the catalog keeps its first row's values.
+            features.setdefault(track_id, {f: int(row[f"{f}_%"]) / 100 for f in FEATURES})
     return features
 
 

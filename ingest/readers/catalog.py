@@ -89,6 +89,8 @@ def read_catalog(path: Path, *, scale: str = "auto", encoding: str = "auto") -> 
     rejects: list[Reject] = []
     repaired = 0
     unreadable: list[str] = []
+    first_line: dict[str, int] = {}
+    repeats: list[str] = []
     for row in rows:
         values = row.values
         try:
@@ -116,6 +118,12 @@ def read_catalog(path: Path, *, scale: str = "auto", encoding: str = "auto") -> 
         except FieldError as problem:
             rejects.append(Reject(row.line, str(problem), raw_json(values)))
             continue
+        if track_id in first_line:
+            # The same track again (Kaggle lists a track once per genre, or twice by mistake):
+            # the row lands as that track, and the first row's values are the track's.
+            repeats.append(f"line {row.line} (as line {first_line[track_id]})")
+            continue
+        first_line[track_id] = row.line
         streams = _optional_count(values.get(columns.get("streams", ""), ""))
         if streams is None and values.get(columns.get("streams", ""), "").strip():
             # An unreadable optional count does not cost the row its features.
@@ -136,6 +144,12 @@ def read_catalog(path: Path, *, scale: str = "auto", encoding: str = "auto") -> 
     notes = [f"encoding {used_encoding}, scale {used_scale}"]
     if repaired:
         notes.append(f"{repaired} row(s) with damaged text encodings (marked with U+FFFD)")
+    if repeats:
+        notes.append(
+            f"{len(repeats)} row(s) repeat an earlier track; the first row's values kept: "
+            + "; ".join(repeats[:20])
+            + ("; …" if len(repeats) > 20 else "")
+        )
     if unreadable:
         notes.append("unreadable optional values set to null: " + "; ".join(unreadable))
     return ReadResult(
