@@ -143,7 +143,7 @@ class Lake:
     def land(self, result: ReadResult) -> LoadReport:
         """Land one reader's result: nothing new if the same input was landed before."""
         started_at = _utcnow()
-        checksum = file_checksum(result.path)
+        checksum = result.checksum or file_checksum(result.path)
         options = json.dumps(result.options, sort_keys=True)
         load_key = stable_hash(result.kind, checksum, options, length=64)
         with self.locked():
@@ -173,7 +173,7 @@ class Lake:
                 rejects = pa.Table.from_pylist(
                     [
                         {
-                            "source_file": result.path.name,
+                            "source_file": reject.source_file or result.path.name,
                             "source_line": reject.line,
                             "reason": reject.reason,
                             "raw_record": reject.raw_record,

@@ -18,6 +18,8 @@ class Reject:
     line: int
     reason: str
     raw_record: str | None = None
+    # The file inside the input the row came from (a member of an export), if not the input.
+    source_file: str | None = None
 
 
 @dataclass
@@ -33,6 +35,9 @@ class ReadResult:
     # Options that change what lands (the user a legacy file is for, a forced scale): part of
     # the idempotency key, so the same file for another user is a new load.
     options: dict[str, str] = field(default_factory=dict)
+    # Set by readers of several files (an export folder or zip): a digest of what was read, so
+    # the same export as a zip or a folder is the same input. Otherwise the file's SHA-256.
+    checksum: str | None = None
 
     @property
     def rows_landed(self) -> int:

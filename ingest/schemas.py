@@ -32,12 +32,26 @@ PLAYS = pa.schema(
         pa.field("track_name", pa.string()),
         pa.field("artist_name", pa.string()),
         pa.field("played_at", pa.timestamp("us"), nullable=False),
-        # 'second' for timestamped sources, 'day' where only the date is known (legacy files).
+        # 'second' (API, extended history), 'minute' (account data) or 'day' (legacy files).
         pa.field("played_at_precision", pa.string(), nullable=False),
         # Ordinal of equal (user, track, played_at) rows within one input: keeps day-precision
         # repeats apart while a re-landed file maps onto the same play ids.
         pa.field("play_seq", pa.int32(), nullable=False),
         pa.field("ms_played", pa.int64()),
+        # What was played: 'music', 'podcast', 'audiobook', 'video' or 'unknown' (no metadata).
+        # Only music reaches the listening marts; the rest is landed and counted.
+        pa.field("content_type", pa.string()),
+        pa.field("skipped", pa.bool_()),
+        # Spotify's raw reason strings (an open set: trackdone, fwdbtn, endplay, ...).
+        pa.field("reason_start", pa.string()),
+        pa.field("reason_end", pa.string()),
+        pa.field("shuffle", pa.bool_()),
+        # Coarse device family (android, ios, windows, macos, linux, web, ...), never the raw
+        # device string, which identifies a device.
+        pa.field("platform", pa.string()),
+        pa.field("offline", pa.bool_()),
+        # The user's private sessions: landed and counted like any play, flagged.
+        pa.field("private_session", pa.bool_()),
     ]
 )
 

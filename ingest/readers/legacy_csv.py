@@ -78,6 +78,7 @@ def read_legacy_csv(path: Path, user_id: str, *, encoding: str = "auto") -> Read
                 "played_at_precision": "day",
                 "play_seq": play_seq,
                 "ms_played": None,
+                "content_type": "music",
             }
         )
         tracks.setdefault(
