@@ -152,10 +152,15 @@ def run_checkpoint(settings: Settings) -> QualityReport:
     frames = _read_frames(settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
         import great_expectations as gx
         import great_expectations.expectations as gxe
         from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        # After the import: GX sets its loggers' levels as it loads.
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        for name in list(logging.root.manager.loggerDict):
+            if name.startswith("great_expectations."):
+                logging.getLogger(name).setLevel(logging.ERROR)
 
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
