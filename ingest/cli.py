@@ -58,7 +58,51 @@ def land_recommendations(settings: Settings, path: Path) -> LoadReport:
     return Lake(settings.lake_dir).land(read_recommendations(path))
 
 
+def spotify_client(settings: Settings):  # -> SpotifyClient (imported late: spotipy is slow)
+    from ingest.spotify_api.auth import build_auth_manager
+    from ingest.spotify_api.client import SpotifyClient
+    from ingest.spotify_api.config import SpotifySettings
+
+    api_settings = SpotifySettings.from_env(settings.project_dir)
+    return SpotifyClient(api_settings, build_auth_manager(api_settings))
+
+
+def cmd_ingest_spotify_api(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.spotify_api.poll import poll_once
+
+    outcome = poll_once(settings, spotify_client(settings), args.user)
+    for report in outcome.reports:
+        print_report(report)
+    print(f"spotify-api: {outcome.new_plays} new play(s)")
+    if outcome.gap:
+        start, end = outcome.gap
+        print(
+            f"spotify-api: plays between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC may "
+            "be missing (the API reaches only the last 50 plays; poll more often, or land an "
+            "export): recorded in marts.fct_coverage_gaps"
+        )
+    for notice in outcome.notices:
+        print(f"spotify-api: {notice}")
+    return 0
+
+
+def cmd_auth(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.spotify_api.auth import login
+    from ingest.spotify_api.config import SpotifySettings
+
+    if not args.redirected_url and not sys.stdin.isatty():
+        raise SpotiflowError(
+            "spotiflow auth needs a person at a terminal and a browser; on a machine without "
+            "one, open the login address elsewhere and pass --redirected-url"
+        )
+    cache = login(SpotifySettings.from_env(settings.project_dir), args.redirected_url)
+    print(f"auth: logged in; the refresh token is kept in {cache} (mode 0600)")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    if args.kind == "spotify-api":
+        return cmd_ingest_spotify_api(args, settings)
     if args.kind == "legacy-csv":
         report = land_legacy_csv(settings, args.path, args.user or settings.sample_user)
     elif args.kind == "catalog":
@@ -143,7 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--encoding", default="auto", help="auto, utf-8, cp1252, latin-1, …")
     recs = kinds.add_parser("recommendations", help="a recommender output file (CSV or Parquet)")
     recs.add_argument("path", type=_existing_file, metavar="PATH")
+    api = kinds.add_parser("spotify-api", help="recently played plays from the Spotify Web API")
+    api.add_argument("--user", help="whose account this is (default: the Spotify account id)")
     ingest.set_defaults(handler=cmd_ingest)
+
+    auth = commands.add_parser(
+        "auth", help="log in to Spotify once (browser), for unattended polls"
+    )
+    auth.add_argument(
+        "--redirected-url", help="the address Spotify redirected the browser to (headless machines)"
+    )
+    auth.set_defaults(handler=cmd_auth)
 
     build = commands.add_parser("build", help="dbt build (models + tests), then quality checks")
     build.add_argument("--no-checks", action="store_true", help="skip the quality checkpoint")

@@ -115,6 +115,17 @@ class Lake:
         tables = [pq.read_table(path) for path in files]
         return pa.concat_tables(tables, promote_options="permissive")
 
+    def known_values(self, entity: str, column: str) -> set[str]:
+        """Every value of one column of an entity across committed loads (ids already landed)."""
+        committed = self.committed_load_ids()
+        values: set[str] = set()
+        for path in self.entity_dir(entity).glob("*.parquet"):
+            if path.stem in committed:
+                values.update(
+                    v for v in pq.read_table(path, columns=[column])[column].to_pylist() if v
+                )
+        return values
+
     def committed_load_ids(self) -> set[str]:
         return set(self.manifest().column("load_id").to_pylist())
 

@@ -96,6 +96,28 @@ RECOMMENDATIONS = pa.schema(
     ]
 )
 
+ARTISTS = pa.schema(
+    [
+        pa.field("artist_id", pa.string(), nullable=False),
+        pa.field("artist_name", pa.string()),
+        # Spotify's genres joined with ', ' (deprecated by Spotify, often empty since 2026).
+        pa.field("genres", pa.string()),
+        pa.field("popularity", pa.int32()),
+        pa.field("followers", pa.int64()),
+    ]
+)
+
+# Spans of time in which plays may be missing: the API reaches only the last 50 plays, so a
+# poll that comes too late cannot see everything since the previous one.
+COVERAGE_GAPS = pa.schema(
+    [
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("gap_from", pa.timestamp("us"), nullable=False),
+        pa.field("gap_to", pa.timestamp("us"), nullable=False),
+        pa.field("detected_at", pa.timestamp("us"), nullable=False),
+    ]
+)
+
 REJECTS = pa.schema(
     [
         pa.field("source_file", pa.string(), nullable=False),
@@ -127,6 +149,8 @@ ENTITIES: dict[str, pa.Schema] = {
     "tracks": TRACKS,
     "audio_features": AUDIO_FEATURES_SCHEMA,
     "recommendations": RECOMMENDATIONS,
+    "artists": ARTISTS,
+    "coverage_gaps": COVERAGE_GAPS,
     "rejects": REJECTS,
     "loads": LOADS,
 }

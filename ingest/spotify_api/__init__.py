@@ -1,0 +1,1 @@
+"""Spotify Web API ingestion through spotipy: auth, bounded retries, incremental polling."""

@@ -1,0 +1,24 @@
+with
+
+gaps as (
+
+    select * from {{ ref('stg_lake__coverage_gaps') }}
+
+),
+
+final as (
+
+    select
+        user_id,
+        gap_from,
+        gap_to,
+        {{ dbt.datediff('gap_from', 'gap_to', 'second') }}
+            as gap_seconds,
+        detected_at,
+        load_id
+
+    from gaps
+
+)
+
+select * from final
