@@ -113,6 +113,18 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.identity import user_id_for
+    from ingest.user_profiles import set_time_zone
+
+    report = set_time_zone(settings, args.name, args.time_zone)
+    print(
+        f"user: {user_id_for(args.name, settings)} now listens in {args.time_zone} "
+        f"(load {report.load_id}); listen dates move at the next `spotiflow build`"
+    )
+    return 0
+
+
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.build import build
 
@@ -198,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--redirected-url", help="the address Spotify redirected the browser to (headless machines)"
     )
     auth.set_defaults(handler=cmd_auth)
+
+    user = commands.add_parser("user", help="a listener's settings (time zone)")
+    user.add_argument("name", help="the user name the data was landed for (as given to --user)")
+    user.add_argument(
+        "--time-zone", required=True, help="IANA zone listen dates follow (Europe/Berlin)"
+    )
+    user.set_defaults(handler=cmd_user)
 
     build = commands.add_parser("build", help="dbt build (models + tests), then quality checks")
     build.add_argument("--no-checks", action="store_true", help="skip the quality checkpoint")

@@ -118,6 +118,16 @@ COVERAGE_GAPS = pa.schema(
     ]
 )
 
+# Per-user settings (`spotiflow user`): the latest row per user wins.
+USER_PROFILES = pa.schema(
+    [
+        pa.field("user_id", pa.string(), nullable=False),
+        # An IANA zone name (Europe/Berlin): listen dates and weeks follow it.
+        pa.field("time_zone", pa.string(), nullable=False),
+        pa.field("set_at", pa.timestamp("us"), nullable=False),
+    ]
+)
+
 REJECTS = pa.schema(
     [
         pa.field("source_file", pa.string(), nullable=False),
@@ -151,6 +161,7 @@ ENTITIES: dict[str, pa.Schema] = {
     "recommendations": RECOMMENDATIONS,
     "artists": ARTISTS,
     "coverage_gaps": COVERAGE_GAPS,
+    "user_profiles": USER_PROFILES,
     "rejects": REJECTS,
     "loads": LOADS,
 }

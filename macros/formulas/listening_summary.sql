@@ -1,6 +1,8 @@
 {#-
-  The listening figures of one period (a day, a week) per user: plays, minutes, the scores, the
-  vibe and each feature's average, all over the period's plays. One definition for every grain.
+  The listening figures of one period (a day, a week) per user, over music plays: plays, minutes,
+  the scores, the vibe and each feature's average count streams only (macro is_stream); skip
+  rate and completion rate describe every music play, short ones included (a skip is usually
+  short). One definition for every grain.
 -#}
 {% macro listening_summary(plays, period) -%}
     select
@@ -9,6 +11,11 @@
         aggregated.plays,
         aggregated.minutes_listened,
         aggregated.plays_with_features,
+        aggregated.short_plays,
+        aggregated.skip_rate,
+        aggregated.plays_with_skip_data,
+        aggregated.completion_rate,
+        aggregated.plays_with_completion_data,
         {{ energy_score(
             'aggregated.avg_danceability', 'aggregated.avg_energy', 'aggregated.avg_liveness'
         ) }} as energy_score,
@@ -29,18 +36,24 @@
         select
             user_id,
             {{ period }},
-            count(*) as plays,
-            {{ ms_to_minutes('sum(listened_ms)') }} as minutes_listened,
-            count(case when has_audio_features then 1 end) as plays_with_features,
-            {{ exact_avg('acousticness') }} as avg_acousticness,
-            {{ exact_avg('danceability') }} as avg_danceability,
-            {{ exact_avg('energy') }} as avg_energy,
-            {{ exact_avg('instrumentalness') }} as avg_instrumentalness,
-            {{ exact_avg('liveness') }} as avg_liveness,
-            {{ exact_avg('speechiness') }} as avg_speechiness,
-            {{ exact_avg('valence') }} as avg_valence
+            count(case when is_music_stream then 1 end) as plays,
+            {{ ms_to_minutes('sum(case when is_music_stream then listened_ms end)') }}
+                as minutes_listened,
+            count(case when is_music_stream and has_audio_features then 1 end)
+                as plays_with_features,
+            count(case when not is_stream then 1 end) as short_plays,
+            {{ skip_rate('is_skipped') }} as skip_rate,
+            count(is_skipped) as plays_with_skip_data,
+            {{ completion_rate('completion_ratio') }} as completion_rate,
+            count(completion_ratio) as plays_with_completion_data,
+            {%- for feature in ['acousticness', 'danceability', 'energy', 'instrumentalness',
+                                'liveness', 'speechiness', 'valence'] %}
+            {{ exact_avg('case when is_music_stream then ' ~ feature ~ ' end') }}
+                as avg_{{ feature }}{{ ',' if not loop.last }}
+            {%- endfor %}
 
         from {{ plays }}
+        where content_type = 'music'
         group by user_id, {{ period }}
     ) as aggregated
 {%- endmacro %}

@@ -2,7 +2,7 @@ with
 
 plays as (
 
-    select * from {{ ref('stg_lake__plays') }}
+    select * from {{ ref('int_plays_deduplicated') }}
 
 ),
 
@@ -12,21 +12,48 @@ tracks as (
 
 ),
 
+user_profiles as (
+
+    select * from {{ ref('stg_lake__user_profiles') }}
+
+),
+
+-- A play that repeats a better source's play is counted there, once.
+distinct_plays as (
+
+    select * from plays
+    where not is_duplicate
+
+),
+
 -- Every play is kept: a play whose track has no features still counts in plays and minutes.
 joined as (
 
     select
-        plays.play_id,
-        plays.user_id,
-        plays.played_at,
-        plays.played_at_precision,
-        cast(plays.played_at as date) as listen_date,
-        plays.track_id,
-        coalesce(tracks.track_name, plays.track_name) as track_name,
-        coalesce(tracks.artist_name, plays.artist_name) as artist_name,
-        plays.ms_played,
-        {{ listened_ms('plays.ms_played', 'tracks.duration_ms') }} as listened_ms,
-        {{ ms_to_minutes(listened_ms('plays.ms_played', 'tracks.duration_ms')) }} as minutes_played,
+        distinct_plays.play_id,
+        distinct_plays.user_id,
+        distinct_plays.played_at,
+        distinct_plays.played_at_precision,
+        coalesce(user_profiles.time_zone, '{{ var("default_time_zone") }}') as time_zone,
+        distinct_plays.track_id,
+        coalesce(tracks.track_name, distinct_plays.track_name) as track_name,
+        coalesce(tracks.artist_name, distinct_plays.artist_name) as artist_name,
+        distinct_plays.content_type,
+        distinct_plays.ms_played,
+        tracks.duration_ms,
+        {{ listened_ms('distinct_plays.ms_played', 'tracks.duration_ms') }} as listened_ms,
+        {{ ms_to_minutes(listened_ms('distinct_plays.ms_played', 'tracks.duration_ms')) }}
+            as minutes_played,
+        {{ completion_ratio('distinct_plays.ms_played', 'tracks.duration_ms') }}
+            as completion_ratio,
+        {{ is_stream('distinct_plays.ms_played') }} as is_stream,
+        distinct_plays.is_skipped,
+        distinct_plays.reason_start,
+        distinct_plays.reason_end,
+        distinct_plays.is_shuffle,
+        distinct_plays.platform,
+        distinct_plays.is_offline,
+        distinct_plays.is_private_session,
         tracks.acousticness,
         tracks.danceability,
         tracks.energy,
@@ -35,12 +62,30 @@ joined as (
         tracks.speechiness,
         tracks.valence,
         coalesce(tracks.has_audio_features, false) as has_audio_features,
-        plays.source,
-        plays.load_id
+        distinct_plays.source,
+        distinct_plays.load_id
 
-    from plays
+    from distinct_plays
     left join tracks
-        on plays.track_id = tracks.track_id
+        on distinct_plays.track_id = tracks.track_id
+    left join user_profiles
+        on distinct_plays.user_id = user_profiles.user_id
+
+),
+
+-- Days follow the listener's clock: an evening play in New York is not tomorrow's. A source
+-- that gives only the date already gives the listener's own day.
+localized as (
+
+    select
+        *,
+        case
+            when played_at_precision = 'day' then cast(played_at as date)
+            else cast({{ to_local_timestamp('played_at', 'time_zone') }} as date)
+        end as listen_date,
+        content_type = 'music' and is_stream as is_music_stream
+
+    from joined
 
 ),
 
@@ -50,7 +95,7 @@ final as (
         *,
         cast({{ dbt.date_trunc('week', 'listen_date') }} as date) as week_start
 
-    from joined
+    from localized
 
 )
 

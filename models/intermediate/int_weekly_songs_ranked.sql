@@ -6,7 +6,7 @@ plays as (
 
 ),
 
--- Plays whose track could not be identified have no song to rank.
+-- Songs rank by music streams; plays whose track could not be identified have no song to rank.
 song_weeks as (
 
     select
@@ -20,7 +20,7 @@ song_weeks as (
         {{ positivity_score(exact_avg('valence')) }} as positivity_score
 
     from plays
-    where track_id is not null
+    where is_music_stream and track_id is not null
     group by user_id, week_start, track_id
 
 ),

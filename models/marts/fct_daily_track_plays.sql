@@ -18,7 +18,7 @@ final as (
         {{ ms_to_minutes('sum(listened_ms)') }} as minutes_listened
 
     from plays
-    where track_id is not null
+    where is_music_stream and track_id is not null
     group by user_id, listen_date, track_id
 
 )

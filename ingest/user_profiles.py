@@ -1,0 +1,49 @@
+"""`spotiflow user`: per-user settings (the time zone listen dates follow), landed in the lake."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from ingest.errors import SpotiflowError
+from ingest.identity import stable_hash, user_id_for
+from ingest.landing import Lake, LoadReport
+from ingest.records import ReadResult, table_from_rows
+from ingest.settings import Settings
+
+KIND = "user-settings"
+
+
+def valid_time_zone(name: str) -> str:
+    """The IANA zone name as given, or a clear error (an abbreviation like CET is not enough)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SpotiflowError(
+            f"{name!r} is not an IANA time zone; use a name like Europe/Berlin or America/New_York"
+        ) from None
+    if name not in available_timezones() and name != "UTC":
+        raise SpotiflowError(f"{name!r} is not an IANA time zone name")
+    return name
+
+
+def set_time_zone(
+    settings: Settings, user: str, time_zone: str, now: datetime | None = None
+) -> LoadReport:
+    """Record the user's time zone; the next build moves their listen dates to it."""
+    zone = valid_time_zone(time_zone)
+    user_id = user_id_for(user, settings)
+    set_at = now or datetime.now(UTC).replace(tzinfo=None)
+    row = {"user_id": user_id, "time_zone": zone, "set_at": set_at}
+    result = ReadResult(
+        kind=KIND,
+        # Never the user's name: it would reach the manifest.
+        path=Path("spotiflow-user"),
+        rows_in=1,
+        tables={"user_profiles": table_from_rows("user_profiles", [row])},
+        options={"user_id": user_id},
+        # Each setting is its own load, so setting a zone back to an earlier one still lands.
+        checksum=stable_hash(user_id, zone, set_at.isoformat(), length=64),
+    )
+    return Lake(settings.lake_dir).land(result)
