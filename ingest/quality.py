@@ -27,6 +27,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "between": ("ExpectColumnValuesToBeBetween", "{column} within {min_value}..{max_value}"),
     "unique_together": ("ExpectCompoundColumnsToBeUnique", "({columns}) unique together"),
     "equal": ("ExpectColumnPairValuesToBeEqual", "{column_A} = {column_B}"),
+    "in_set": ("ExpectColumnValuesToBeInSet", "{column} is one of {value_set}"),
 }
 
 Check = tuple[str, dict[str, Any]]
@@ -60,6 +61,9 @@ CHECKS: dict[str, list[Check]] = {
         ("unique", {"column": "play_id"}),
         ("not_null", {"column": "user_id"}),
         ("between", {"column": "minutes_played", "min_value": 0, "max_value": None}),
+        ("in_set", {"column": "content_type",
+                    "value_set": ["music", "podcast", "audiobook", "video", "unknown"]}),
+        ("between", {"column": "completion_ratio", "min_value": 0, "max_value": 1}),
         *_features_in_unit_range(),
     ],
     "marts.dim_tracks": [
@@ -71,7 +75,8 @@ CHECKS: dict[str, list[Check]] = {
         ("unique_together", {"column_list": ["user_id", "listen_date"]}),
         ("between", {"column": "minutes_listened", "min_value": 0, "max_value": None}),
         *[("between", {"column": name, "min_value": 0, "max_value": 1})
-          for name in ("energy_score", "musicality_score", "positivity_score")],
+          for name in ("energy_score", "musicality_score", "positivity_score",
+                       "skip_rate", "completion_rate")],
     ],
     "marts.fct_predicted_vs_actual": [
         ("not_null", {"column": "user_id"}),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from ingest.errors import SpotiflowError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLES_DIR = PACKAGE_DIR / "samples"
@@ -22,6 +25,13 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise SpotiflowError(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where things live and how identities are written.
@@ -32,6 +42,10 @@ class Settings:
     SPOTIFLOW_PLAIN_USER_IDS  "true" keeps user names as given instead of hashing them
     SPOTIFLOW_SAMPLE_USER   the user the bundled sample is landed for (default: sample-user)
     DBT_TARGET              the profile target dbt builds (default: duckdb)
+    SPOTIFLOW_EXPORT_DROP_DIR  where `spotiflow refresh` picks up Spotify exports, zips or
+                            folders (default: <data dir>/drop); landed ones move to landed/
+    SPOTIFLOW_REFRESH_API   whether `spotiflow refresh` polls the Web API: auto (when a Spotify
+                            app is configured), on, off (default: auto)
     """
 
     project_dir: Path
@@ -40,6 +54,8 @@ class Settings:
     plain_user_ids: bool
     sample_user: str
     dbt_target: str
+    export_drop_dir: Path
+    refresh_api: str
 
     @property
     def lake_dir(self) -> Path:
@@ -55,7 +71,7 @@ class Settings:
         return self.data_dir / "model_outputs"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         project_dir = Path(env.get("SPOTIFLOW_PROJECT_DIR") or _default_project_dir()).resolve()
         data_dir = Path(env.get("SPOTIFLOW_DATA_DIR") or "data")
@@ -68,4 +84,6 @@ class Settings:
             plain_user_ids=_flag(env.get("SPOTIFLOW_PLAIN_USER_IDS")),
             sample_user=env.get("SPOTIFLOW_SAMPLE_USER") or "sample-user",
             dbt_target=env.get("DBT_TARGET") or "duckdb",
+            export_drop_dir=Path(env.get("SPOTIFLOW_EXPORT_DROP_DIR") or data_dir / "drop"),
+            refresh_api=_choice(env, "SPOTIFLOW_REFRESH_API", ("auto", "on", "off")),
         )

@@ -12,6 +12,31 @@ audio_features as (
 
 ),
 
+plays as (
+
+    select * from {{ ref('stg_lake__plays') }}
+
+),
+
+-- Exports give no durations, but a play that ended because the track did (reason_end
+-- 'trackdone') lasted about as long as the track: the median of those stands in.
+observed_durations as (
+
+    select
+        track_id,
+        cast(
+            percentile_cont(0.5) within group (order by ms_played) as bigint
+        ) as duration_ms
+
+    from plays
+    where
+        reason_end = 'trackdone'
+        and ms_played > 0
+        and track_id is not null
+    group by track_id
+
+),
+
 -- A track may be known only from its features (a catalog row) or only from metadata.
 track_ids as (
 
@@ -28,7 +53,6 @@ final as (
         tracks.track_name,
         tracks.artist_name,
         tracks.album_name,
-        tracks.duration_ms,
         tracks.popularity,
         audio_features.acousticness,
         audio_features.danceability,
@@ -42,6 +66,11 @@ final as (
         audio_features.musical_key,
         audio_features.musical_mode,
         audio_features.time_signature,
+        coalesce(tracks.duration_ms, observed_durations.duration_ms) as duration_ms,
+        case
+            when tracks.duration_ms is not null then 'metadata'
+            when observed_durations.duration_ms is not null then 'observed'
+        end as duration_source,
         audio_features.track_id is not null as has_audio_features
 
     from track_ids
@@ -49,6 +78,8 @@ final as (
         on track_ids.track_id = tracks.track_id
     left join audio_features
         on track_ids.track_id = audio_features.track_id
+    left join observed_durations
+        on track_ids.track_id = observed_durations.track_id
 
 )
 

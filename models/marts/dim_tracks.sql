@@ -14,6 +14,7 @@ final as (
         artist_name,
         album_name,
         duration_ms,
+        duration_source,
         popularity,
         acousticness,
         danceability,

@@ -24,10 +24,34 @@ renamed as (
 
 ),
 
--- A track described by several loads keeps its latest description.
+-- A track described by several loads keeps, per attribute, its latest known value.
+merged as (
+
+    select
+        track_id,
+        source,
+        load_id,
+        loaded_at,
+        {{ latest_known('track_name', 'track_id', 'loaded_at desc, load_id desc') }}
+            as track_name,
+        {{ latest_known('artist_name', 'track_id', 'loaded_at desc, load_id desc') }}
+            as artist_name,
+        {{ latest_known('album_name', 'track_id', 'loaded_at desc, load_id desc') }}
+            as album_name,
+        {{ latest_known('duration_ms', 'track_id', 'loaded_at desc, load_id desc') }}
+            as duration_ms,
+        {{ latest_known('popularity', 'track_id', 'loaded_at desc, load_id desc') }}
+            as popularity,
+        {{ latest_known('streams', 'track_id', 'loaded_at desc, load_id desc') }}
+            as streams
+
+    from renamed
+
+),
+
 deduplicated as (
 
-    {{ deduplicate('renamed', 'track_id', 'loaded_at desc, load_id desc') }}
+    {{ deduplicate('merged', 'track_id', 'loaded_at desc, load_id desc') }}
 
 ),
 
