@@ -9,17 +9,26 @@ from ingest.settings import Settings
 
 
 def build(settings: Settings, *, run_checks: bool = True) -> None:
-    """Build every model and test; fail with a readable summary if anything fails."""
-    # The lake's schema files let sources resolve even before a kind of data has landed.
-    Lake(settings.lake_dir).ensure_layout()
-    outcome = run_dbt(settings, "build")
-    print(outcome.summary())
-    # Stale sources warn; they do not fail the build (the data may simply be historical).
-    print(run_dbt(settings, "source", "freshness", raise_on_failure=False).summary())
-    if run_checks:
-        from ingest.quality import run_checkpoint
+    """Build every model and test; fail with a readable summary if anything fails.
 
-        report = run_checkpoint(settings)
-        print(report.summary())
-        if not report.success:
-            raise BuildError("the quality checkpoint failed (see above)")
+    The build holds the lake's lock: it never reads a load that is still being written, and
+    what a killed landing left is removed first, so the marts see committed loads only.
+    """
+    lake = Lake(settings.lake_dir)
+    with lake.locked("building the warehouse"):
+        # The lake's schema files let sources resolve even before a kind of data has landed.
+        lake.ensure_layout()
+        removed = lake.recover()
+        if removed:
+            print(f"build: removed {len(removed)} file(s) an interrupted landing left")
+        outcome = run_dbt(settings, "build")
+        print(outcome.summary())
+        # Stale sources warn; they do not fail the build (the data may simply be historical).
+        print(run_dbt(settings, "source", "freshness", raise_on_failure=False).summary())
+        if run_checks:
+            from ingest.quality import run_checkpoint
+
+            report = run_checkpoint(settings)
+            print(report.summary())
+            if not report.success:
+                raise BuildError("the quality checkpoint failed (see above)")

@@ -91,20 +91,31 @@ class Lake:
             write_parquet_atomically(schema.empty_table(), path)
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """One landing at a time per lake."""
+    def locked(self, purpose: str = "landing") -> Iterator[None]:
+        """One writer at a time per lake (a landing, or a build reading a settled lake).
+
+        The holder writes its pid and purpose into the lock file, so a second process can say
+        who it is waiting for. The file is opened without truncating: only the holder writes.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("w") as handle:
+        with (self.root / ".lock").open("a+", encoding="utf-8") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
                 raise SpotiflowError(
-                    f"another spotiflow process is landing into {self.root}; "
+                    f"another spotiflow process ({holder}) is using the lake in {self.root}; "
                     "try again when it has finished"
                 ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}, {purpose}")
+            handle.flush()
             try:
                 yield
             finally:
+                handle.truncate(0)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def manifest(self) -> pa.Table:
@@ -157,7 +168,7 @@ class Lake:
         checksum = result.checksum or file_checksum(result.path)
         options = json.dumps(result.options, sort_keys=True)
         load_key = stable_hash(result.kind, checksum, options, length=64)
-        with self.locked():
+        with self.locked(f"landing {result.kind} {result.path.name}"):
             self.ensure_layout()
             self.recover()
             previous = self.find_load(load_key)
