@@ -16,6 +16,13 @@ SAMPLE_LISTENING = SAMPLES_DIR / "listening_history.csv"
 SAMPLE_CATALOG = SAMPLES_DIR / "spotify-2023.csv"
 
 
+def _existing_path(value: str) -> Path:
+    path = Path(value)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{value}: no such file or folder")
+    return path
+
+
 def _existing_file(value: str) -> Path:
     path = Path(value)
     if not path.is_file():
@@ -58,6 +65,14 @@ def land_recommendations(settings: Settings, path: Path) -> LoadReport:
     return Lake(settings.lake_dir).land(read_recommendations(path))
 
 
+def land_spotify_export(settings: Settings, path: Path, user: str | None) -> LoadReport:
+    from ingest.readers.spotify_export import read_spotify_export
+    from ingest.track_resolver import TrackResolver
+
+    lake = Lake(settings.lake_dir)
+    return lake.land(read_spotify_export(path, settings, TrackResolver.from_lake(lake), user))
+
+
 def spotify_client(settings: Settings):  # -> SpotifyClient (imported late: spotipy is slow)
     from ingest.spotify_api.auth import build_auth_manager
     from ingest.spotify_api.client import SpotifyClient
@@ -67,13 +82,13 @@ def spotify_client(settings: Settings):  # -> SpotifyClient (imported late: spot
     return SpotifyClient(api_settings, build_auth_manager(api_settings))
 
 
-def cmd_ingest_spotify_api(args: argparse.Namespace, settings: Settings) -> int:
+def poll_spotify_api(settings: Settings, user: str | None = None) -> int:
+    """One incremental poll, reported; the number of new plays."""
     from ingest.spotify_api.poll import poll_once
 
-    outcome = poll_once(settings, spotify_client(settings), args.user)
+    outcome = poll_once(settings, spotify_client(settings), user)
     for report in outcome.reports:
         print_report(report)
-    print(f"spotify-api: {outcome.new_plays} new play(s)")
     if outcome.gap:
         start, end = outcome.gap
         print(
@@ -83,6 +98,12 @@ def cmd_ingest_spotify_api(args: argparse.Namespace, settings: Settings) -> int:
         )
     for notice in outcome.notices:
         print(f"spotify-api: {notice}")
+    return outcome.new_plays
+
+
+def cmd_ingest_spotify_api(args: argparse.Namespace, settings: Settings) -> int:
+    new_plays = poll_spotify_api(settings, args.user)
+    print(f"spotify-api: {new_plays} new play(s)")
     return 0
 
 
@@ -107,6 +128,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         report = land_legacy_csv(settings, args.path, args.user or settings.sample_user)
     elif args.kind == "catalog":
         report = land_catalog(settings, args.path, args.scale, args.encoding)
+    elif args.kind == "spotify-export":
+        report = land_spotify_export(settings, args.path, args.user)
     else:
         report = land_recommendations(settings, args.path)
     print_report(report)
@@ -123,6 +146,56 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
         f"(load {report.load_id}); listen dates move at the next `spotiflow build`"
     )
     return 0
+
+
+def refresh_steps(settings: Settings) -> list:  # -> list[Step]
+    from ingest.build import build
+    from ingest.quality import run_checkpoint
+    from ingest.refresh import SkipStep, Step, drop_folder_items, file_away
+    from ingest.spotify_api.config import SpotifySettings
+
+    def api() -> str:
+        configured = SpotifySettings.from_env(settings.project_dir).client_id is not None
+        if settings.refresh_api == "off" or (settings.refresh_api == "auto" and not configured):
+            raise SkipStep("no Spotify app configured (SPOTIPY_CLIENT_ID)")
+        return f"{poll_spotify_api(settings)} new play(s)"
+
+    def exports() -> str:
+        items = drop_folder_items(settings.export_drop_dir)
+        if not items:
+            raise SkipStep(f"nothing in {settings.export_drop_dir}")
+        failed: list[str] = []
+        for item in items:
+            try:
+                print_report(land_spotify_export(settings, item, None))
+            except SpotiflowError as error:
+                failed.append(f"{item.name}: {error}")
+                print(f"moved to {file_away(item, 'failed')}: {error}")
+            else:
+                print(f"moved to {file_away(item, 'landed')}")
+        if failed:
+            raise SpotiflowError(f"{len(failed)} of {len(items)} export(s) could not be landed")
+        return f"{len(items)} export(s) landed"
+
+    def checks() -> str:
+        report = run_checkpoint(settings)
+        print(report.summary())
+        if not report.success:
+            raise SpotiflowError("the quality checkpoint failed")
+        return "every expectation met"
+
+    return [
+        Step("spotify api poll", api),
+        Step("spotify exports", exports),
+        Step("dbt build", lambda: build(settings, run_checks=False)),
+        Step("quality checks", checks),
+    ]
+
+
+def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.refresh import run_refresh
+
+    return run_refresh(settings, refresh_steps(settings))
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -199,6 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--encoding", default="auto", help="auto, utf-8, cp1252, latin-1, …")
     recs = kinds.add_parser("recommendations", help="a recommender output file (CSV or Parquet)")
     recs.add_argument("path", type=_existing_file, metavar="PATH")
+    export = kinds.add_parser(
+        "spotify-export", help="a Spotify data export: the zip as mailed, or its folder"
+    )
+    export.add_argument("path", type=_existing_path, metavar="PATH")
+    export.add_argument(
+        "--user",
+        help="whose export this is, as the API polls name them (default: the export's own "
+        "username where it has one, else SPOTIFLOW_SAMPLE_USER)",
+    )
     api = kinds.add_parser("spotify-api", help="recently played plays from the Spotify Web API")
     api.add_argument("--user", help="whose account this is (default: the Spotify account id)")
     ingest.set_defaults(handler=cmd_ingest)
@@ -221,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="dbt build (models + tests), then quality checks")
     build.add_argument("--no-checks", action="store_true", help="skip the quality checkpoint")
     build.set_defaults(handler=cmd_build)
+
+    refresh = commands.add_parser(
+        "refresh",
+        help="poll the API, land dropped exports, build and check: one command for cron",
+    )
+    refresh.set_defaults(handler=cmd_refresh)
 
     check = commands.add_parser("check", help="run the quality checkpoint on the lake and marts")
     check.set_defaults(handler=cmd_check)

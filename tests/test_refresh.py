@@ -1,0 +1,130 @@
+"""`spotiflow refresh`: every source, then build and checks; live on a terminal, logs in cron."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ingest.cli import main
+from ingest.errors import SpotiflowError
+from ingest.refresh import (
+    PlainProgress,
+    SkipStep,
+    Step,
+    TerminalProgress,
+    drop_folder_items,
+    file_away,
+    run_refresh,
+    single_refresh,
+)
+from ingest.settings import Settings
+from tests.helpers import query
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ refresh: ")
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _fail() -> str:
+    raise SpotiflowError("the source is down")
+
+
+def _skip() -> str:
+    raise SkipStep("not configured")
+
+
+def _crash() -> str:
+    raise KeyError("boom")
+
+
+def _ok() -> str:
+    print("detail line")
+    return "3 things done"
+
+
+STEPS = [Step("good", _ok), Step("absent", _skip), Step("broken", _fail), Step("buggy", _crash)]
+
+
+def test_every_step_runs_and_a_failure_sets_the_exit_code(settings: Settings) -> None:
+    stream = io.StringIO()
+    assert run_refresh(settings, STEPS, stream) == 1
+    lines = stream.getvalue().splitlines()
+    assert all(LOG_LINE.match(line) for line in lines), lines
+    text = "\n".join(lines)
+    assert "[1/4] good: detail line" in text
+    assert re.search(r"\[1/4\] good: ok \(\d+\.\d s\): 3 things done", text)
+    assert "[2/4] absent: skipped" in text and "not configured" in text
+    assert "[3/4] broken: failed" in text and "the source is down" in text
+    assert "[4/4] buggy: failed" in text and "unexpected error: KeyError" in text
+    assert lines[-1].endswith("refresh: 1 ok, 1 skipped, 2 failed in 0 s")
+    # No control codes in log output: cron mails and log collectors stay readable.
+    assert "\r" not in text and "\033" not in text
+
+
+def test_without_failures_the_exit_code_is_zero(settings: Settings) -> None:
+    assert run_refresh(settings, STEPS[:2], io.StringIO()) == 0
+
+
+def test_a_terminal_gets_a_live_line_and_marks(settings: Settings) -> None:
+    stream = FakeTerminal()
+    assert run_refresh(settings, STEPS[:3], stream) == 1
+    text = stream.getvalue()
+    assert "\r✓ [1/3] good" in text.replace("\033[K", "")
+    assert "✗ [3/3] broken" in text and "    detail line" in text
+    assert isinstance(PlainProgress(io.StringIO()), PlainProgress)
+    assert isinstance(TerminalProgress(stream), TerminalProgress)
+
+
+def test_a_second_refresh_at_once_exits_clearly(settings: Settings) -> None:
+    with single_refresh(settings), pytest.raises(SpotiflowError, match="still running"):
+        run_refresh(settings, STEPS[:1], io.StringIO())
+
+
+def test_drop_folder_lists_exports_and_files_them_away(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    (drop / "landed").mkdir(parents=True)
+    (drop / "my_spotify_data").mkdir()
+    (drop / "a.zip").write_bytes(b"")
+    (drop / "notes.txt").write_text("not an export")
+    (drop / ".partial.zip").write_bytes(b"")
+    assert [p.name for p in drop_folder_items(drop)] == ["a.zip", "my_spotify_data"]
+    moved = file_away(drop / "a.zip", "landed")
+    assert moved == drop / "landed" / "a.zip" and moved.exists()
+    (drop / "a.zip").write_bytes(b"")
+    assert file_away(drop / "a.zip", "landed").name.startswith("a-")
+
+
+def test_refresh_lands_dropped_exports_builds_and_checks(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPOTIPY_CLIENT_ID", raising=False)
+    drop = settings.export_drop_dir
+    drop.mkdir(parents=True)
+    with zipfile.ZipFile(drop / "holiday_photos.zip", "w") as archive:
+        archive.writestr("IMG_0001.txt", "not a history file")
+    export = Path(__file__).parent / "fixtures" / "spotify_export" / "extended"
+    with zipfile.ZipFile(drop / "my_spotify_data.zip", "w") as archive:
+        for path in sorted(export.rglob("*.json")):
+            archive.write(path, path.relative_to(export).as_posix())
+
+    assert main(["refresh"]) == 1  # the photo zip is not an export
+    out = capsys.readouterr().out
+    assert "spotify api poll: skipped" in out and "no Spotify app configured" in out
+    assert "spotify exports: failed" in out and "1 of 2 export(s) could not be landed" in out
+    assert "dbt build: ok" in out and "quality checks: ok" in out
+    assert (drop / "failed" / "holiday_photos.zip").exists()
+    assert (drop / "landed" / "my_spotify_data.zip").exists()
+    assert drop_folder_items(drop) == []
+    # Every play of the dropped export, of every content type, is in the marts.
+    assert query(settings, "select count(*) from marts.fct_plays") == [(12,)]
+
+    # Nothing left to land: the next refresh succeeds and skips the empty drop folder.
+    assert main(["refresh"]) == 0
+    assert "spotify exports: skipped" in capsys.readouterr().out
