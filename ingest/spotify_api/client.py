@@ -109,7 +109,7 @@ class SpotifyClient:
                 f"Spotify did not answer properly after {failures} attempts ({what}): "
                 "stopped; run again later"
             )
-        delay = min(2.0 ** (failures - 1), 30.0)
+        delay = min(self.settings.backoff * 2.0 ** (failures - 1), 30.0)
         self.waited += delay
         self.sleep(delay)
         return failures

@@ -10,6 +10,7 @@ SPOTIFLOW_SPOTIFY_API_URL          API base (default https://api.spotify.com/v1/
 SPOTIFLOW_SPOTIFY_TOKEN_URL        token endpoint (default https://accounts.spotify.com/api/token)
 SPOTIFLOW_SPOTIFY_MAX_RETRY_AFTER  longest Retry-After honoured, seconds (default 60)
 SPOTIFLOW_SPOTIFY_RETRIES          attempts for 5xx and timeouts (default 4)
+SPOTIFLOW_SPOTIFY_BACKOFF          first wait after a 5xx or timeout, seconds; doubles (default 1)
 SPOTIFLOW_SPOTIFY_TIMEOUT          seconds per request (default 10)
 SPOTIFLOW_SPOTIFY_MAX_SINGLE_GETS  one-by-one lookups per run when batch gets are refused (200)
 """
@@ -55,6 +56,7 @@ class SpotifySettings:
     token_url: str
     max_retry_after: float
     retries: int
+    backoff: float
     timeout: float
     max_single_gets: int
 
@@ -73,6 +75,7 @@ class SpotifySettings:
             token_url=env.get("SPOTIFLOW_SPOTIFY_TOKEN_URL") or DEFAULT_TOKEN_URL,
             max_retry_after=float(env.get("SPOTIFLOW_SPOTIFY_MAX_RETRY_AFTER") or 60),
             retries=int(env.get("SPOTIFLOW_SPOTIFY_RETRIES") or 4),
+            backoff=float(env.get("SPOTIFLOW_SPOTIFY_BACKOFF") or 1),
             timeout=float(env.get("SPOTIFLOW_SPOTIFY_TIMEOUT") or 10),
             max_single_gets=int(env.get("SPOTIFLOW_SPOTIFY_MAX_SINGLE_GETS") or 200),
         )
