@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from ingest.errors import SpotiflowError
@@ -227,6 +228,41 @@ def cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def generate_population(settings: Settings, users: int, days: int, seed: int, **options) -> None:
+    from ingest.generate.params import GeneratorParams
+    from ingest.generate.run import generate
+
+    try:
+        params = GeneratorParams.create(users, days, seed, **options)
+    except ValueError as error:
+        raise SpotiflowError(str(error)) from None
+    print(
+        f"generate: {params.users} listeners, {params.days} days from {params.start} (a Monday), "
+        f"{params.tracks} tracks, seed {params.seed}; {len(params.batches())} batch(es)"
+    )
+
+    def progress(report: LoadReport, rows_per_second: float) -> None:
+        print_report(report)
+        if not report.already_landed:
+            print(f"  {rows_per_second:,.0f} rows/s")
+
+    generate(Lake(settings.lake_dir), params, progress)
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value}: expected a date like 2026-06-01") from None
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    generate_population(
+        settings, args.users, args.days, args.seed, tracks=args.tracks, start=args.start
+    )
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.summary import print_summary
 
@@ -242,9 +278,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"== Landing the bundled sample into {settings.lake_dir}")
     print_report(land_legacy_csv(settings, SAMPLE_LISTENING, settings.sample_user))
     print_report(land_catalog(settings, SAMPLE_CATALOG, "auto", "auto"))
+    print("== Generating a synthetic population beside it")
+    generate_population(settings, args.users, args.days, args.seed)
     print("== Building the marts")
     build(settings, run_checks=False)
-    print("== Running the baseline recommender")
+    print("== Running the baseline recommender for every listener")
     output = recommend(settings, RecommenderParams())
     if output is not None:
         print_report(land_recommendations(settings, output))
@@ -321,10 +359,32 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--no-land", action="store_true", help="write the file only")
     recommend.set_defaults(handler=cmd_recommend)
 
+    generate = commands.add_parser(
+        "generate",
+        help="land a synthetic population: catalog, listeners, plays, two models, an A/B test",
+    )
+    generate.add_argument("--users", type=int, required=True, help="listeners to generate")
+    generate.add_argument("--days", type=int, required=True, help="days of listening (>= 14)")
+    generate.add_argument(
+        "--seed", type=int, default=1, help="random seed (1): same seed, same data"
+    )
+    generate.add_argument(
+        "--tracks", type=int, help="catalog size (default: 20 per listener, 2,000..20,000)"
+    )
+    generate.add_argument(
+        "--start", type=_date, help="first day (default 2026-06-01; moved back to a Monday)"
+    )
+    generate.set_defaults(handler=cmd_generate)
+
     summary = commands.add_parser("summary", help="print scores, top songs, predicted vs actual")
     summary.set_defaults(handler=cmd_summary)
 
-    demo = commands.add_parser("demo", help="land the bundled sample, build, recommend, check")
+    demo = commands.add_parser(
+        "demo", help="land the bundled sample and a generated population, build, recommend, check"
+    )
+    demo.add_argument("--users", type=int, default=300, help="generated listeners (300)")
+    demo.add_argument("--days", type=int, default=56, help="days of generated listening (56)")
+    demo.add_argument("--seed", type=int, default=1, help="the population's seed (1)")
     demo.set_defaults(handler=cmd_demo)
     return parser
 

@@ -83,6 +83,15 @@ CHECKS: dict[str, list[Check]] = {
         ("between", {"column": "predicted_value", "min_value": 0, "max_value": 1}),
         ("between", {"column": "actual_value", "min_value": 0, "max_value": 1}),
     ],
+    "marts.fct_recommendation_accuracy": [
+        ("unique_together", {"column_list": ["run_id", "user_id", "seed_track_id"]}),
+        *[("between", {"column": name, "min_value": 0, "max_value": 1})
+          for name in ("precision_at_k", "recall_at_k", "ndcg_at_k", "reciprocal_rank")],
+    ],
+    "marts.fct_experiment_results": [
+        ("not_null", {"column": "variant"}),
+        ("between", {"column": "p_value", "min_value": 0, "max_value": 1}),
+    ],
     "marts.fct_loads": [ROWS_ACCOUNTED],
 }  # fmt: skip
 

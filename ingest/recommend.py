@@ -3,18 +3,19 @@
 It reads the marts (each user's weekly top songs and every track with features), finds for each
 seed the k closest other tracks by Euclidean distance over the seven features (all on 0..1, so no
 further scaling is needed), and writes a recommender-output file that lands like any model's.
-Each list is stamped with the end of the week it was seeded from: a backtest of what the model
-would have recommended as the week closed. The same inputs give the same run ids and the same
-file, so running it again lands nothing new.
+Each list is stamped with the end of the week it was seeded from (midnight on the listener's
+clock, in UTC): a backtest of what the model would have recommended as the week closed. The
+same inputs give the same run ids and the same file, so running it again lands nothing new.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +44,13 @@ class Seed(NamedTuple):
     week_start: date
     song_rank: int
     track_id: str
+    time_zone: str
+
+
+def week_end_utc(week_start: date, time_zone: str) -> datetime:
+    """Midnight at the end of the week on the listener's clock, as a UTC time without a zone."""
+    local = datetime.combine(week_start + timedelta(days=7), time(), tzinfo=ZoneInfo(time_zone))
+    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -81,14 +89,16 @@ def read_inputs(settings: Settings, top_n: int) -> tuple[Catalog, list[Seed]]:
     feature_list = ", ".join(AUDIO_FEATURES)
     complete = " and ".join(f"{name} is not null" for name in AUDIO_FEATURES)
     with connect(settings) as connection:
-        require_marts(connection, "dim_tracks", "fct_weekly_top_songs")
+        require_marts(connection, "dim_tracks", "dim_users", "fct_weekly_top_songs")
         tracks = connection.execute(
             f"select track_id, {feature_list} from marts.dim_tracks where {complete} "
             "order by track_id"
         ).fetchall()
         seeds = connection.execute(
-            "select user_id, week_start, song_rank, track_id from marts.fct_weekly_top_songs "
-            "where song_rank <= ? order by user_id, week_start, song_rank",
+            "select songs.user_id, songs.week_start, songs.song_rank, songs.track_id, "
+            "users.time_zone from marts.fct_weekly_top_songs as songs "
+            "inner join marts.dim_users as users on songs.user_id = users.user_id "
+            "where songs.song_rank <= ? order by 1, 2, 3",
             [top_n],
         ).fetchall()
     return Catalog.from_rows(tracks), [Seed(*row) for row in seeds]
@@ -106,7 +116,7 @@ def recommendation_rows(
         if seed.track_id not in catalog.position:
             without_features += 1
             continue
-        generated_at = datetime.combine(seed.week_start + timedelta(days=7), time())
+        generated_at = week_end_utc(seed.week_start, seed.time_zone)
         # One run per point in time: a user's top song may seed lists in several weeks.
         run_id = stable_hash(
             params.model_name, params.model_version, params.k, params.top_n, inputs, generated_at

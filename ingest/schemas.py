@@ -128,6 +128,17 @@ USER_PROFILES = pa.schema(
     ]
 )
 
+# Which arm of an experiment each user is in (the synthetic population's A/B test, or a real
+# experiment's assignment export): the latest row per (experiment, user) wins.
+EXPERIMENT_ASSIGNMENTS = pa.schema(
+    [
+        pa.field("experiment_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("variant", pa.string(), nullable=False),
+        pa.field("assigned_at", pa.timestamp("us"), nullable=False),
+    ]
+)
+
 REJECTS = pa.schema(
     [
         pa.field("source_file", pa.string(), nullable=False),
@@ -162,6 +173,7 @@ ENTITIES: dict[str, pa.Schema] = {
     "artists": ARTISTS,
     "coverage_gaps": COVERAGE_GAPS,
     "user_profiles": USER_PROFILES,
+    "experiment_assignments": EXPERIMENT_ASSIGNMENTS,
     "rejects": REJECTS,
     "loads": LOADS,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,12 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
     """The bundled sample landed, built, recommended and built again (what `make demo` does)."""
     from ingest.cli import main
 
-    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    # While iterating on tests, SPOTIFLOW_TEST_DEMO_DIR names a data dir to build once and reuse.
+    reuse = os.environ.get("SPOTIFLOW_TEST_DEMO_DIR")
+    if reuse and (Path(reuse) / "spotiflow.duckdb").exists():
+        yield make_settings(Path(reuse))
+        return
+    data_dir = Path(reuse) if reuse else tmp_path_factory.mktemp("demo") / "data"
     patch = pytest.MonkeyPatch()
     patch.setenv("SPOTIFLOW_PROJECT_DIR", str(PROJECT_DIR))
     patch.setenv("SPOTIFLOW_DATA_DIR", str(data_dir))

@@ -28,3 +28,10 @@ def make_settings(data_dir: Path) -> Settings:
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(settings.warehouse_path)) as connection:
         return connection.execute(sql, params or []).fetchall()
+
+
+def sample_user_id(settings: Settings) -> str:
+    """The lake's id of the user the demo lands the bundled sample for."""
+    from ingest.identity import user_id_for
+
+    return user_id_for(settings.sample_user, settings)

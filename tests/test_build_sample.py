@@ -16,7 +16,7 @@ from ingest.cli import main
 from ingest.identity import surrogate_track_id
 from ingest.readers.text import repair_text
 from ingest.settings import Settings
-from tests.helpers import SAMPLE_CATALOG, SAMPLE_CSV, make_settings, query
+from tests.helpers import SAMPLE_CATALOG, SAMPLE_CSV, make_settings, query, sample_user_id
 
 FEATURES = ("acousticness", "danceability", "energy", "instrumentalness", "liveness",
             "speechiness", "valence")  # fmt: skip
@@ -39,11 +39,18 @@ def _workbook_vibe(avg_valence: float) -> str:
 
 
 def test_every_csv_row_is_a_play(demo_settings: Settings) -> None:
+    user = [sample_user_id(demo_settings)]
     assert query(
-        demo_settings, "select count(*), count(distinct play_id) from marts.fct_plays"
+        demo_settings,
+        "select count(*), count(distinct play_id) from marts.fct_plays where user_id = ?",
+        user,
     ) == [(1350, 1350)]
     by_day = dict(
-        query(demo_settings, "select listen_date, count(*) from marts.fct_plays group by 1")
+        query(
+            demo_settings,
+            "select listen_date, count(*) from marts.fct_plays where user_id = ? group by 1",
+            user,
+        )
     )
     expected = Counter(date.fromisoformat(row["Day_Played"]) for row in _csv_rows())
     assert by_day == dict(expected)
@@ -58,7 +65,8 @@ def test_daily_listening_equals_the_workbook_formulas(demo_settings: Settings) -
         for row in query(
             demo_settings,
             "select listen_date, plays, minutes_listened, energy_score, musicality_score, "
-            "positivity_score, listening_vibe from marts.fct_daily_listening",
+            "positivity_score, listening_vibe from marts.fct_daily_listening where user_id = ?",
+            [sample_user_id(demo_settings)],
         )
     }
     assert set(marts) == set(days)
@@ -93,8 +101,8 @@ def test_weekly_top_songs_rank_by_plays_then_minutes_then_id(demo_settings: Sett
         ranked = query(
             demo_settings,
             "select track_id, plays from marts.fct_weekly_top_songs where week_start = ? "
-            "order by song_rank",
-            [week],
+            "and user_id = ? order by song_rank",
+            [week, sample_user_id(demo_settings)],
         )
         assert [t for t, _ in ranked] == expected
         assert [p for _, p in ranked] == [counts[t] for t in expected]
@@ -116,7 +124,8 @@ def test_predicted_vs_actual_has_seven_features_per_top_song(demo_settings: Sett
     groups = query(
         demo_settings,
         "select user_id, week_start, model_name, model_version, top_song_index, count(*) "
-        "from marts.fct_predicted_vs_actual group by all",
+        "from marts.fct_predicted_vs_actual where user_id = ? group by all",
+        [sample_user_id(demo_settings)],
     )
     assert len(groups) == 10  # 2 weeks x top 5 songs, one model
     assert {row[-1] for row in groups} == {7}
@@ -125,16 +134,24 @@ def test_predicted_vs_actual_has_seven_features_per_top_song(demo_settings: Sett
 
 def test_predicted_value_is_the_mean_of_the_recommended_tracks(demo_settings: Settings) -> None:
     features = _features_by_track()
+    # The demo's generated population adds its catalog, which the recommender may pick from.
+    for path in (demo_settings.lake_dir / "audio_features").glob("*generated*.parquet"):
+        for row in pq.read_table(path).to_pylist():
+            features[row["track_id"]] = {f: row[f] for f in FEATURES}
     outputs = list((demo_settings.models_output_dir).glob("*.parquet"))
     assert len(outputs) == 1
     lists: dict[tuple, list[str]] = defaultdict(list)
+    user = sample_user_id(demo_settings)
     for rec in pq.read_table(outputs[0]).to_pylist():
+        if rec["user_id"] != user:
+            continue
         week = (rec["generated_at"] - timedelta(days=7)).date()
         lists[(week, rec["seed_track_id"])].append(rec["recommended_track_id"])
     rows = query(
         demo_settings,
         "select week_start, track_id, audio_feature, predicted_value, actual_value, difference "
-        "from marts.fct_predicted_vs_actual",
+        "from marts.fct_predicted_vs_actual where user_id = ?",
+        [user],
     )
     assert len(rows) == 70
     for week, seed, feature, predicted, actual, difference in rows:
@@ -169,7 +186,11 @@ def test_running_the_demo_again_changes_no_mart(demo_settings: Settings, monkeyp
     monkeypatch.setenv("SPOTIFLOW_DATA_DIR", str(demo_settings.data_dir))
     assert main(["demo"]) == 0
     assert _marts_fingerprint(demo_settings) == before
-    assert query(demo_settings, "select count(*) from marts.fct_plays") == [(1350,)]
+    assert query(
+        demo_settings,
+        "select count(*) from marts.fct_plays where user_id = ?",
+        [sample_user_id(demo_settings)],
+    ) == [(1350,)]
 
 
 def test_rejects_are_queryable_and_overlapping_files_do_not_duplicate_plays(

@@ -15,17 +15,19 @@ from ingest.landing import write_parquet_atomically
 from ingest.quality import CHECKS, run_checkpoint
 from ingest.schemas import lake_schema
 from ingest.settings import Settings
-from tests.helpers import make_settings
+from tests.helpers import make_settings, query
 
 
 def test_the_sample_passes_every_expectation(demo_settings: Settings) -> None:
     report = run_checkpoint(demo_settings)
     assert report.success, report.summary()
-    assert len(report.results) == len(CHECKS) == 9
+    assert len(report.results) == len(CHECKS) == 11
     assert report.expectations == sum(len(checks) for checks in CHECKS.values())
     assert report.summary().endswith("all passed")
     rows = {result.name: result.rows for result in report.results}
-    assert rows["marts.fct_plays"] == 1350 and rows["marts.fct_predicted_vs_actual"] == 70
+    (plays,) = query(demo_settings, "select count(*) from marts.fct_plays")[0]
+    assert rows["marts.fct_plays"] == plays > 1350
+    assert rows["marts.fct_experiment_results"] == 3
 
 
 @pytest.fixture
@@ -63,9 +65,12 @@ def test_defects_fail_and_are_named(corrupted: Settings) -> None:
     report = run_checkpoint(corrupted)
     assert not report.success
     summary = report.summary()
-    assert summary.startswith("quality checkpoint: 9 data sets")
-    assert "marts.fct_plays: minutes_played within 0..: 1 of 1351 rows fail (e.g. -1.0)" in summary
-    assert "marts.fct_plays: play_id is unique: 2 of 1351 rows fail" in summary
+    assert summary.startswith("quality checkpoint: 11 data sets")
+    (plays,) = query(corrupted, "select count(*) from marts.fct_plays")[0]
+    assert (
+        f"marts.fct_plays: minutes_played within 0..: 1 of {plays} rows fail (e.g. -1.0)" in summary
+    )
+    assert f"marts.fct_plays: play_id is unique: 2 of {plays} rows fail" in summary
     assert "marts.dim_tracks: energy within 0..1: 1 of" in summary
     assert "lake.loads: rows_in = rows_accounted: 1 of" in summary
     failed = {result.name for result in report.results if result.failures}

@@ -10,3 +10,8 @@
 {% macro exact_avg(expression) -%}
     cast(avg(cast({{ expression }} as decimal(38, 18))) as {{ type_double() }})
 {%- endmacro %}
+
+{#- The share (0..1) of rows where a condition holds, exactly. -#}
+{% macro share_of(condition) -%}
+    {{ exact_avg('case when ' ~ condition ~ ' then 1 else 0 end') }}
+{%- endmacro %}

@@ -6,9 +6,9 @@ top_songs as (
 
 ),
 
-recommendations as (
+lists as (
 
-    select * from {{ ref('stg_lake__recommendations') }}
+    select * from {{ ref('int_recommendations_positioned') }}
 
 ),
 
@@ -17,6 +17,7 @@ seed_songs as (
     select
         user_id,
         week_start,
+        time_zone,
         song_rank as top_song_index,
         track_id as seed_track_id
 
@@ -25,8 +26,8 @@ seed_songs as (
 
 ),
 
--- A list answers for a week when it was generated after the week began and by its end
--- (the baseline recommender stamps lists with the end of the week they were seeded from).
+-- A list answers for a week when it was generated after the week began and by its end, on the
+-- listener's clock (recommenders stamp lists with the end of the week they were seeded from).
 lists_in_week as (
 
     select
@@ -34,32 +35,35 @@ lists_in_week as (
         seed_songs.week_start,
         seed_songs.top_song_index,
         seed_songs.seed_track_id,
-        recommendations.model_name,
-        recommendations.model_version,
-        recommendations.run_id,
-        recommendations.generated_at,
-        recommendations.recommendation_rank,
-        recommendations.recommended_track_id
+        lists.model_name,
+        lists.model_version,
+        lists.variant,
+        lists.run_id,
+        lists.generated_at,
+        lists.list_position,
+        lists.recommended_track_id
 
     from seed_songs
-    inner join recommendations
+    inner join lists
         on
-            seed_songs.user_id = recommendations.user_id
-            and seed_songs.seed_track_id = recommendations.seed_track_id
-            and recommendations.generated_at > cast(seed_songs.week_start as timestamp)
-            and recommendations.generated_at
+            seed_songs.user_id = lists.user_id
+            and seed_songs.seed_track_id = lists.seed_track_id
+            and {{ to_local_timestamp('lists.generated_at', 'seed_songs.time_zone') }}
+            > cast(seed_songs.week_start as timestamp)
+            and {{ to_local_timestamp('lists.generated_at', 'seed_songs.time_zone') }}
             <= {{ dbt.dateadd('day', 7, 'cast(seed_songs.week_start as timestamp)') }}
-    where recommendations.recommendation_rank <= {{ var('predicted_vs_actual_k') }}
+    where lists.list_position <= {{ var('predicted_vs_actual_k') }}
 
 ),
 
--- Several runs of one model version for the same week: the latest run answers.
+-- Several runs of one model version and variant for the same week: the latest run answers.
 runs_ranked as (
 
     select
         *,
         dense_rank() over (
-            partition by user_id, week_start, model_name, model_version, top_song_index
+            partition by
+                user_id, week_start, model_name, model_version, variant, top_song_index
             order by generated_at desc, run_id desc
         ) as run_recency
 
@@ -74,11 +78,12 @@ final as (
         week_start,
         model_name,
         model_version,
+        variant,
         top_song_index,
         seed_track_id,
         run_id,
         generated_at,
-        recommendation_rank,
+        list_position,
         recommended_track_id
 
     from runs_ranked

@@ -27,6 +27,7 @@ compared as (
             lists.week_start,
             lists.model_name,
             lists.model_version,
+            lists.variant,
             lists.top_song_index,
             lists.seed_track_id as track_id,
             max(lists.run_id) as run_id,
@@ -45,6 +46,7 @@ compared as (
             lists.week_start,
             lists.model_name,
             lists.model_version,
+            lists.variant,
             lists.top_song_index,
             lists.seed_track_id
         {% if not loop.last %}union all{% endif %}
@@ -59,6 +61,7 @@ final as (
         compared.week_start,
         compared.model_name,
         compared.model_version,
+        compared.variant,
         compared.top_song_index,
         compared.track_id,
         compared.run_id,

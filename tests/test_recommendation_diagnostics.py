@@ -1,0 +1,466 @@
+"""The recommendation diagnostics marts, recomputed independently in Python on the demo warehouse
+(the bundled sample plus a generated population) and held to 1e-9 (p-values to 1e-6).
+
+Each metric is computed here from the plays, tracks and recommendations as the README defines
+it, with numpy, pandas and scipy, never by reading the marts' own intermediate results.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from ingest.generate.params import MODELS
+from ingest.settings import Settings
+from ingest.warehouse import connect
+
+K = 10
+WINDOW = timedelta(days=7)
+EXPERIMENT_DAYS = 28
+PVA_K = 5
+BUCKETS = 10
+FEATURES = [
+    "acousticness",
+    "danceability",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "speechiness",
+    "valence",
+]
+TOLERANCE = 1e-9
+LIST_KEY = ["run_id", "user_id", "seed_track_id"]
+MODEL = ["model_name", "model_version", "variant"]
+
+
+def frame(settings: Settings, sql: str) -> pd.DataFrame:
+    with connect(settings) as connection:
+        return connection.execute(sql).df()
+
+
+def assert_close(actual: object, expected: object, tolerance: float = TOLERANCE) -> None:
+    if expected is None or (isinstance(expected, float) and math.isnan(expected)):
+        assert actual is None or (isinstance(actual, float) and math.isnan(actual)), actual
+        return
+    assert actual is not None and abs(float(actual) - float(expected)) <= tolerance, (
+        actual,
+        expected,
+    )
+
+
+def compare(mart: pd.DataFrame, expected: pd.DataFrame, keys: list[str], columns: list[str]):
+    """Every mart row has an expected row with equal keys and values within the tolerance."""
+    assert len(mart) == len(expected)
+    mart = mart.fillna({key: "" for key in keys}).set_index(keys).sort_index()
+    expected = expected.fillna({key: "" for key in keys}).set_index(keys).sort_index()
+    assert list(mart.index) == list(expected.index)
+    for column in columns:
+        for actual, wanted in zip(mart[column], expected[column], strict=True):
+            assert_close(None if pd.isna(actual) else actual, None if pd.isna(wanted) else wanted)
+
+
+@pytest.fixture(scope="module")
+def plays(demo_settings: Settings) -> pd.DataFrame:
+    return frame(
+        demo_settings,
+        "select user_id, track_id, played_at, content_type, is_music_stream, minutes_played, "
+        f"completion_ratio, is_skipped, {', '.join(FEATURES)} from marts.fct_plays",
+    )
+
+
+@pytest.fixture(scope="module")
+def tracks(demo_settings: Settings) -> pd.DataFrame:
+    return frame(
+        demo_settings, f"select track_id, popularity, {', '.join(FEATURES)} from marts.dim_tracks"
+    )
+
+
+@pytest.fixture(scope="module")
+def positioned(demo_settings: Settings) -> pd.DataFrame:
+    """Every list with positions 1, 2, ...: by rank then track id, a repeated track once."""
+    lists = frame(demo_settings, "select * from staging.stg_lake__recommendations")
+    lists = lists.sort_values(
+        [*LIST_KEY, "recommendation_rank", "recommended_track_id"], kind="stable"
+    )
+    lists = lists.drop_duplicates([*LIST_KEY, "recommended_track_id"], keep="first")
+    lists["list_position"] = lists.groupby(LIST_KEY).cumcount() + 1
+    return lists
+
+
+@pytest.fixture(scope="module")
+def accuracy(positioned: pd.DataFrame, plays: pd.DataFrame) -> pd.DataFrame:
+    """Per list: the relevant set from the window's streams, and every accuracy metric."""
+    streams = plays[plays["is_music_stream"] & plays["track_id"].notna()]
+    by_user = {
+        user: (group["played_at"].to_numpy(), group["track_id"].to_numpy())
+        for user, group in streams.sort_values("played_at").groupby("user_id")
+    }
+    horizon = plays["played_at"].max()
+    rows = []
+    for key, group in positioned[positioned["list_position"] <= K].groupby(LIST_KEY):
+        run_id, user_id, seed = key
+        generated_at = group["generated_at"].max()
+        times, track_ids = by_user.get(user_id, (np.array([], "datetime64[us]"), np.array([])))
+        first = np.searchsorted(times, np.datetime64(generated_at), side="right")
+        last = np.searchsorted(times, np.datetime64(generated_at + WINDOW), side="right")
+        relevant = set(track_ids[first:last]) - {seed}
+        positions = [
+            int(p)
+            for p, t in zip(group["list_position"], group["recommended_track_id"], strict=True)
+            if t in relevant
+        ]
+        ideal = sum(1 / math.log2(i + 1) for i in range(1, min(K, len(relevant)) + 1))
+        dcg = sum(1 / math.log2(p + 1) for p in positions)
+        rows.append(
+            {
+                "run_id": run_id,
+                "user_id": user_id,
+                "seed_track_id": seed,
+                "model_name": group["model_name"].iloc[0],
+                "model_version": group["model_version"].iloc[0],
+                "variant": group["variant"].iloc[0],
+                "generated_at": generated_at,
+                "is_window_complete": generated_at + WINDOW <= horizon,
+                "recommended_tracks": len(group),
+                "relevant_tracks": len(relevant),
+                "hits": len(positions),
+                "is_hit": bool(positions),
+                "precision_at_k": len(positions) / K,
+                "recall_at_k": len(positions) / len(relevant) if relevant else None,
+                "ndcg_at_k": dcg / ideal if relevant else None,
+                "reciprocal_rank": 1 / min(positions) if positions else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+ACCURACY_METRICS = ["precision_at_k", "recall_at_k", "ndcg_at_k", "reciprocal_rank"]
+
+
+def test_every_list_is_judged_as_defined(demo_settings: Settings, accuracy: pd.DataFrame) -> None:
+    mart = frame(demo_settings, "select * from marts.fct_recommendation_accuracy")
+    compare(
+        mart,
+        accuracy,
+        LIST_KEY,
+        ["relevant_tracks", "hits", "recommended_tracks", *ACCURACY_METRICS],
+    )
+    merged = mart.merge(accuracy, on=LIST_KEY, suffixes=("", "_expected"))
+    assert (merged["is_hit"] == merged["is_hit_expected"]).all()
+    assert (merged["is_window_complete"] == merged["is_window_complete_expected"]).all()
+    # The population exercises every branch: hits, misses, windows without a relevant track.
+    assert merged["is_hit"].any() and (~merged["is_hit"]).any()
+    assert (merged["relevant_tracks"] > K).any()
+
+
+def _rollup(lists: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    complete = lists[lists["is_window_complete"]].copy()
+    complete["hit"] = complete["is_hit"].astype(float)
+    for column in ["recall_at_k", "ndcg_at_k"]:
+        complete[column] = complete[column].astype(float)
+    grouped = complete.fillna({"variant": ""}).groupby(keys, dropna=False)
+    result = grouped.agg(
+        lists=("hit", "size"),
+        hit_rate=("hit", "mean"),
+        mean_precision_at_k=("precision_at_k", "mean"),
+        mean_recall_at_k=("recall_at_k", "mean"),
+        mean_ndcg_at_k=("ndcg_at_k", "mean"),
+        mean_reciprocal_rank=("reciprocal_rank", "mean"),
+    )
+    return result.reset_index().replace({"variant": {"": None}})
+
+
+ROLLUP_METRICS = [
+    "lists",
+    "hit_rate",
+    "mean_precision_at_k",
+    "mean_recall_at_k",
+    "mean_ndcg_at_k",
+    "mean_reciprocal_rank",
+]
+
+
+def test_accuracy_rolls_up_per_user_day_and_model(
+    demo_settings: Settings, accuracy: pd.DataFrame
+) -> None:
+    by_user = frame(demo_settings, "select * from marts.fct_recommendation_accuracy_by_user")
+    compare(by_user, _rollup(accuracy, ["user_id", *MODEL]), ["user_id", *MODEL], ROLLUP_METRICS)
+    daily = frame(demo_settings, "select * from marts.fct_recommendation_accuracy_daily")
+    lists = accuracy.assign(generated_date=accuracy["generated_at"].dt.normalize())
+    expected = _rollup(lists, ["generated_date", *MODEL])
+    daily["generated_date"] = pd.to_datetime(daily["generated_date"])
+    compare(daily, expected, ["generated_date", *MODEL], ROLLUP_METRICS)
+    performance = frame(demo_settings, "select * from marts.fct_model_performance")
+    compare(performance, _rollup(accuracy, MODEL), MODEL, ROLLUP_METRICS)
+
+
+def test_list_quality_as_defined(
+    demo_settings: Settings, positioned: pd.DataFrame, plays: pd.DataFrame, tracks: pd.DataFrame
+) -> None:
+    known = tracks[tracks["popularity"].notna()]
+    ranks = stats.rankdata(known["popularity"].to_numpy(), method="min")
+    percentile = dict(zip(known["track_id"], (ranks - 1) / (len(known) - 1), strict=True))
+    features = tracks.set_index("track_id")[FEATURES]
+    complete = features.dropna()
+    music = plays[(plays["content_type"] == "music") & plays["track_id"].notna()]
+    first_played = music.groupby(["user_id", "track_id"])["played_at"].min().to_dict()
+    user_streams = music[music["is_music_stream"]]
+    user_percentile = (
+        user_streams["track_id"].map(percentile).groupby(user_streams["user_id"]).mean().to_dict()
+    )
+    rows = []
+    for key, group in positioned[positioned["list_position"] <= K].groupby(LIST_KEY):
+        user_id, generated_at = key[1], group["generated_at"].max()
+        ids = list(group["recommended_track_id"])
+        vectors = complete.reindex([t for t in ids if t in complete.index]).to_numpy()
+        pairs = [
+            float(np.sqrt(((vectors[i] - vectors[j]) ** 2).sum()))
+            for i in range(len(vectors))
+            for j in range(i + 1, len(vectors))
+        ]
+        new = [
+            (user_id, t) not in first_played or first_played[(user_id, t)] >= generated_at
+            for t in ids
+        ]
+        known_percentiles = [percentile[t] for t in ids if t in percentile]
+        recommended = np.mean(known_percentiles) if known_percentiles else None
+        own = user_percentile.get(user_id)
+        rows.append(
+            {
+                **dict(zip(LIST_KEY, key, strict=True)),
+                "recommended_tracks": len(ids),
+                "track_pairs": len(pairs),
+                "intra_list_diversity": np.mean(pairs) if pairs else None,
+                "novelty": np.mean(new),
+                "recommended_popularity_percentile": recommended,
+                "user_popularity_percentile": own,
+                "popularity_bias": None
+                if recommended is None or own is None
+                else recommended - own,
+            }
+        )
+    mart = frame(demo_settings, "select * from marts.fct_recommendation_list_quality")
+    compare(mart, pd.DataFrame(rows), LIST_KEY, list(rows[0])[3:])
+
+    top_k = positioned[positioned["list_position"] <= K].fillna({"variant": ""})
+    coverage = top_k.groupby(MODEL)["recommended_track_id"].nunique() / len(tracks)
+    performance = frame(demo_settings, "select * from marts.fct_model_performance")
+    for _, row in performance.fillna({"variant": ""}).iterrows():
+        assert_close(
+            row["catalog_coverage"],
+            coverage[
+                (row["model_name"], row["model_version"], row["variant"] if row["variant"] else "")
+            ],
+        )
+
+
+def test_predicted_vs_actual_similarity_as_defined(
+    demo_settings: Settings, positioned: pd.DataFrame, tracks: pd.DataFrame
+) -> None:
+    comparisons = frame(demo_settings, "select * from marts.fct_predicted_vs_actual")
+    features = tracks.set_index("track_id")
+    top = positioned[positioned["list_position"] <= PVA_K]
+    lists = {key: list(group["recommended_track_id"]) for key, group in top.groupby(LIST_KEY)}
+    for row in comparisons.sample(n=min(3000, len(comparisons)), random_state=1).itertuples():
+        recommended = features.loc[
+            lists[(row.run_id, row.user_id, row.track_id)], row.audio_feature
+        ]
+        assert_close(row.predicted_value, recommended.dropna().mean())
+        assert_close(row.actual_value, features.loc[row.track_id, row.audio_feature])
+
+    group_keys = ["user_id", "week_start", *MODEL, "top_song_index"]
+    rows = []
+    for key, group in comparisons.fillna({"variant": ""}).groupby(group_keys):
+        known = group.dropna(subset=["predicted_value", "actual_value"])
+        predicted, actual = known["predicted_value"].to_numpy(), known["actual_value"].to_numpy()
+        mean_abs = np.abs(predicted - actual).mean()
+        norm = np.linalg.norm(predicted) * np.linalg.norm(actual)
+        rows.append(
+            {
+                **dict(zip(group_keys, key, strict=True)),
+                "mean_abs_difference": mean_abs,
+                "similarity": 1 - mean_abs,
+                "cosine_similarity": predicted @ actual / norm if norm else None,
+                "euclidean_distance": np.linalg.norm(predicted - actual),
+            }
+        )
+    expected = pd.DataFrame(rows).replace({"variant": {"": None}})
+    mart = frame(demo_settings, "select * from marts.fct_prediction_similarity")
+    compare(mart, expected, group_keys, list(rows[0])[len(group_keys) :])
+
+
+def test_every_generated_list_is_compared_with_its_seed(
+    demo_settings: Settings, positioned: pd.DataFrame
+) -> None:
+    generated = positioned[positioned["source"] == "generated"]
+    lists = generated.groupby(LIST_KEY).ngroups
+    similarity = frame(
+        demo_settings,
+        "select count(*) as lists from marts.fct_prediction_similarity "
+        f"where model_name = '{MODELS[0].model_name}'",
+    )
+    assert similarity["lists"][0] == lists > 0
+
+
+@pytest.fixture(scope="module")
+def engagement(
+    demo_settings: Settings, plays: pd.DataFrame, accuracy: pd.DataFrame
+) -> pd.DataFrame:
+    assignments = frame(demo_settings, "select * from staging.stg_lake__experiment_assignments")
+    streams = plays[plays["is_music_stream"]]
+    streams_by_user = dict(list(streams.groupby("user_id")))
+    lists_by_user = dict(list(accuracy[accuracy["is_window_complete"]].groupby("user_id")))
+    horizon = plays["played_at"].max()
+    rows = []
+    for row in assignments.itertuples():
+        end = row.assigned_at + timedelta(days=EXPERIMENT_DAYS)
+        own = streams_by_user.get(row.user_id, streams.iloc[:0])
+        inside = own[(own["played_at"] >= row.assigned_at) & (own["played_at"] < end)]
+        lists = lists_by_user.get(row.user_id, accuracy.iloc[:0])
+        served = lists[
+            (lists["variant"] == row.variant)
+            & (lists["generated_at"] >= row.assigned_at)
+            & (lists["generated_at"] < end)
+        ]
+        rows.append(
+            {
+                "experiment_id": row.experiment_id,
+                "user_id": row.user_id,
+                "variant": row.variant,
+                "is_window_complete": end <= horizon,
+                "plays": len(inside),
+                "plays_per_day": len(inside) / EXPERIMENT_DAYS,
+                "minutes_per_day": inside["minutes_played"].sum() / EXPERIMENT_DAYS,
+                "lists": len(served),
+                "hit_rate": served["is_hit"].mean() if len(served) else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_experiment_engagement_per_user(demo_settings: Settings, engagement: pd.DataFrame):
+    mart = frame(demo_settings, "select * from marts.fct_experiment_engagement")
+    compare(
+        mart,
+        engagement,
+        ["experiment_id", "user_id"],
+        ["plays", "plays_per_day", "minutes_per_day", "lists", "hit_rate"],
+    )
+    assert mart["is_window_complete"].all()
+
+
+def test_welch_t_test_agrees_with_scipy(demo_settings: Settings, engagement: pd.DataFrame):
+    results = frame(demo_settings, "select * from marts.fct_experiment_results")
+    assert set(results["metric"]) == {"minutes_per_day", "plays_per_day", "hit_rate"}
+    complete = engagement[engagement["is_window_complete"]]
+    for row in results.itertuples():
+        values = complete.dropna(subset=[row.metric]).groupby("variant")[row.metric]
+        treatment = values.get_group(row.variant).to_numpy(dtype=float)
+        control = values.get_group(row.control_variant).to_numpy(dtype=float)
+        test = stats.ttest_ind(treatment, control, equal_var=False)
+        interval = test.confidence_interval(confidence_level=0.95)
+        assert (row.n, row.control_n) == (len(treatment), len(control))
+        assert_close(row.mean, treatment.mean())
+        assert_close(row.sd, treatment.std(ddof=1))
+        assert_close(row.control_sd, control.std(ddof=1))
+        assert_close(row.difference, treatment.mean() - control.mean())
+        assert_close(row.t_statistic, test.statistic)
+        assert_close(row.degrees_of_freedom, test.df)
+        assert_close(row.p_value, test.pvalue, tolerance=1e-6)
+        assert_close(row.ci_lower, interval.low)
+        assert_close(row.ci_upper, interval.high)
+
+
+T_CASES = [(0.0, 5.0), (1.0, 1.0), (2.5, 1.5), (-3.0, 2.909), (2.0, 40.0), (4.0, 4000.0)]
+
+
+def test_student_t_in_sql_agrees_with_scipy(demo_settings: Settings) -> None:
+    """The macro on its own, from heavy tails (1 degree of freedom) to nearly normal."""
+    from dbt.cli.main import dbtRunner
+
+    from ingest.dbt import dbt_environment
+
+    inputs = " union all ".join(
+        f"select {i} as case_id, cast({t} as double) as t_statistic, "
+        f"cast({df} as double) as degrees_of_freedom"
+        for i, (t, df) in enumerate(T_CASES)
+    )
+    sql = (
+        f"with inputs as ({inputs}), "
+        "{{ student_t_ctes('inputs', ['case_id'], 0.95, 'tested') }} "
+        "select case_id, p_value, critical_value from tested order by case_id"
+    )
+    with dbt_environment(demo_settings):
+        result = dbtRunner().invoke(
+            ["show", "--inline", sql, "--limit", "100", "--quiet",
+             "--project-dir", str(demo_settings.project_dir),
+             "--profiles-dir", str(demo_settings.project_dir),
+             "--log-path", str(demo_settings.data_dir / "logs")]
+        )  # fmt: skip
+    assert result.success, result.exception
+    table = result.result.results[0].agate_table
+    rows = {int(row["case_id"]): row for row in table.rows}
+    assert len(rows) == len(T_CASES)
+    for i, (t, df) in enumerate(T_CASES):
+        assert_close(rows[i]["p_value"], 2 * stats.t.sf(abs(t), df), tolerance=1e-9)
+        assert_close(rows[i]["critical_value"], stats.t.ppf(0.975, df), tolerance=1e-9)
+
+
+def test_feature_engagement_per_bucket(demo_settings: Settings, plays: pd.DataFrame) -> None:
+    music = plays[(plays["content_type"] == "music") & plays["track_id"].notna()]
+    rows = []
+    for feature in FEATURES:
+        played = music[["track_id", feature]].drop_duplicates().dropna()
+        played = played.sort_values([feature, "track_id"], kind="stable")
+        # ntile: equal buckets, the first ones one longer when the count does not divide.
+        for bucket, rows_in_bucket in enumerate(np.array_split(np.arange(len(played)), BUCKETS), 1):
+            chunk = played.iloc[rows_in_bucket]
+            bucket_plays = music[music["track_id"].isin(chunk["track_id"])]
+            streams = bucket_plays[bucket_plays["is_music_stream"]]
+            rows.append(
+                {
+                    "audio_feature": feature,
+                    "feature_bucket": bucket,
+                    "min_value": chunk[feature].min(),
+                    "max_value": chunk[feature].max(),
+                    "tracks": len(chunk),
+                    "plays": len(bucket_plays),
+                    "streams": len(streams),
+                    "minutes_listened": streams["minutes_played"].sum(),
+                    "completion_rate": bucket_plays["completion_ratio"].mean(),
+                    "skip_rate": bucket_plays["is_skipped"].dropna().astype(float).mean(),
+                }
+            )
+    mart = frame(demo_settings, "select * from marts.fct_feature_engagement")
+    keys = ["audio_feature", "feature_bucket"]
+    compare(mart, pd.DataFrame(rows), keys, list(rows[0])[2:])
+    # The generator plants one effect: danceable tracks are skipped less.
+    dance = mart[mart["audio_feature"] == "danceability"].sort_values("feature_bucket")
+    assert dance["skip_rate"].iloc[0] > dance["skip_rate"].iloc[-1] + 0.1
+
+
+def test_the_model_built_to_be_better_scores_better(demo_settings: Settings) -> None:
+    performance = frame(demo_settings, "select * from marts.fct_model_performance")
+    by_version = {
+        (row.model_name, row.model_version): row for row in performance.itertuples(index=False)
+    }
+    weaker, better = (by_version[(m.model_name, m.model_version)] for m in MODELS[:2])
+    for metric in ["hit_rate", "mean_ndcg_at_k", "mean_reciprocal_rank", "mean_similarity"]:
+        assert getattr(better, metric) > getattr(weaker, metric), metric
+    assert better.mean_euclidean_distance < weaker.mean_euclidean_distance
+    comparison = frame(
+        demo_settings,
+        "select metric, is_candidate_better from marts.fct_model_comparison "
+        f"where reference_model_version = '{MODELS[0].model_version}' "
+        f"and candidate_model_version = '{MODELS[1].model_version}' "
+        f"and reference_model_name = '{MODELS[0].model_name}'",
+    )
+    verdicts = dict(zip(comparison["metric"], comparison["is_candidate_better"], strict=True))
+    assert verdicts["hit_rate"] and verdicts["mean_ndcg_at_k"] and verdicts["mean_similarity"]
+    assert verdicts["mean_euclidean_distance"] and verdicts["mean_abs_difference"]
+    assert len(verdicts) == 13
