@@ -263,6 +263,17 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.export import export_marts
+
+    out_dir = args.out or settings.exports_dir / args.format
+    exported = export_marts(settings, args.format, out_dir)
+    for table in exported:
+        print(f"export: marts.{table.mart}: {table.rows} rows -> {table.path}")
+    print(f"export: {len(exported)} marts as {args.format} in {out_dir}")
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.summary import print_summary
 
@@ -375,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", type=_date, help="first day (default 2026-06-01; moved back to a Monday)"
     )
     generate.set_defaults(handler=cmd_generate)
+
+    export = commands.add_parser("export", help="write every mart for other BI tools")
+    export.add_argument("--format", choices=["parquet", "csv", "hyper"], required=True)
+    export.add_argument(
+        "--out", type=Path, help="the folder to write to (default: <data dir>/exports/<format>)"
+    )
+    export.set_defaults(handler=cmd_export)
 
     summary = commands.add_parser("summary", help="print scores, top songs, predicted vs actual")
     summary.set_defaults(handler=cmd_summary)

@@ -66,6 +66,11 @@ class Settings:
         return self.data_dir / "spotiflow.duckdb"
 
     @property
+    def exports_dir(self) -> Path:
+        """Where `spotiflow export` writes unless told otherwise."""
+        return self.data_dir / "exports"
+
+    @property
     def models_output_dir(self) -> Path:
         """Where recommender runs write their output files before they are landed."""
         return self.data_dir / "model_outputs"
