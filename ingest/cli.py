@@ -274,6 +274,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.dashboard_server import serve
+
+    return serve(settings, args.port)
+
+
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.summary import print_summary
 
@@ -300,6 +306,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print("== Building again with the recommendations, then the quality checkpoint")
     build(settings, run_checks=True)
     print_summary(settings)
+    print(
+        "\nOpen the dashboard: .venv/bin/spotiflow dashboard, then http://127.0.0.1:8501 "
+        "(Ctrl+C stops it)."
+    )
     return 0
 
 
@@ -393,6 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="the folder to write to (default: <data dir>/exports/<format>)"
     )
     export.set_defaults(handler=cmd_export)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the SpotiFlow dashboard on 127.0.0.1 (Streamlit)"
+    )
+    dashboard.add_argument("--port", type=int, default=8501, help="the port to listen on (8501)")
+    dashboard.set_defaults(handler=cmd_dashboard)
 
     summary = commands.add_parser("summary", help="print scores, top songs, predicted vs actual")
     summary.set_defaults(handler=cmd_summary)

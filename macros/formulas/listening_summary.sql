@@ -2,12 +2,18 @@
   The listening figures of one period (a day, a week) per user, over music plays: plays, minutes,
   the scores, the vibe and each feature's average count streams only (macro is_stream); skip
   rate and completion rate describe every music play, short ones included (a skip is usually
-  short). One definition for every grain.
+  short). One definition for every grain: per user, or (per_user=false) over every listener's
+  plays at once, with the number of listeners.
 -#}
-{% macro listening_summary(plays, period) -%}
+{% macro listening_summary(plays, period, per_user=true) -%}
+    {%- set keys = ['user_id', period] if per_user else [period] -%}
     select
-        aggregated.user_id,
-        aggregated.{{ period }},
+        {%- for key in keys %}
+        aggregated.{{ key }},
+        {%- endfor %}
+        {%- if not per_user %}
+        aggregated.listeners,
+        {%- endif %}
         aggregated.plays,
         aggregated.minutes_listened,
         aggregated.plays_with_features,
@@ -34,8 +40,10 @@
 
     from (
         select
-            user_id,
-            {{ period }},
+            {{ keys | join(', ') }},
+            {%- if not per_user %}
+            count(distinct case when is_music_stream then user_id end) as listeners,
+            {%- endif %}
             count(case when is_music_stream then 1 end) as plays,
             {{ ms_to_minutes('sum(case when is_music_stream then listened_ms end)') }}
                 as minutes_listened,
@@ -54,6 +62,6 @@
 
         from {{ plays }}
         where content_type = 'music'
-        group by user_id, {{ period }}
+        group by {{ keys | join(', ') }}
     ) as aggregated
 {%- endmacro %}

@@ -1,0 +1,1 @@
+"""SpotiFlow's own dashboard (Streamlit): reads the marts, never recomputes a metric."""

@@ -1,0 +1,55 @@
+"""SpotiFlow dashboard: `spotiflow dashboard` runs it (Streamlit, 127.0.0.1).
+
+Reads the marts of the warehouse in SPOTIFLOW_DATA_DIR; each figure is a mart's value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.marts import Marts, WarehouseNotReady
+from dashboard.views import diagnostics_page, listening_page
+from ingest.settings import Settings
+
+PAGES = {"Listening": listening_page, "Model diagnostics": diagnostics_page}
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _cached_query(warehouse: str, built_at: float, sql: str, params: tuple) -> pd.DataFrame:
+    # built_at (the file's mtime) is part of the key: a new build is read at once.
+    del built_at
+    return Marts(warehouse=Path(warehouse)).query(sql, list(params))
+
+
+class CachedMarts(Marts):
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        if not self.warehouse.exists():
+            return super().query(sql, params)
+        built_at = self.warehouse.stat().st_mtime
+        return _cached_query(str(self.warehouse), built_at, sql, tuple(params or []))
+
+
+def main() -> None:
+    st.set_page_config(page_title="SpotiFlow", page_icon="🎧", layout="wide")
+    marts = CachedMarts.from_settings(Settings.from_env())
+    page = st.sidebar.radio("Page", list(PAGES), key="page")
+    try:
+        missing = marts.missing_marts()
+        if missing:
+            raise WarehouseNotReady(
+                "The warehouse lacks "
+                + ", ".join(f"marts.{name}" for name in missing)
+                + ": run `spotiflow build` first."
+            )
+        PAGES[page](marts)
+    except WarehouseNotReady as reason:
+        st.title("SpotiFlow")
+        st.info(str(reason))
+    except Exception as error:  # the last guard: a message, never a traceback
+        st.error(f"The dashboard could not show this page: {type(error).__name__}: {error}")
+
+
+main()

@@ -1,0 +1,191 @@
+"""The dashboard's pages. Figures are shown as the marts hold them, rounded for display only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.marts import ALL_USERS, Marts
+
+SCORES = {
+    "energy_score": "Energy",
+    "musicality_score": "Musicality",
+    "positivity_score": "Positivity",
+}
+TOP_SONGS = 5
+
+
+def number(value: object, digits: int = 3) -> str:
+    """A figure as the dashboard shows it (the tests read the same rounding)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and digits == 0):
+        return f"{int(value):,}"
+    return f"{float(value):,.{digits}f}"
+
+
+def _table(frame: pd.DataFrame, formats: dict[str, int]) -> None:
+    """A static HTML table (readable by people and by the browser tests alike)."""
+    shown = frame.copy()
+    for column, digits in formats.items():
+        shown[column] = [number(value, digits) for value in shown[column]]
+    st.table(shown, hide_index=True)
+
+
+def listening_page(marts: Marts) -> None:
+    st.title("How people listen")
+    user = st.sidebar.selectbox("Listener", [ALL_USERS, *marts.listeners()], key="listener")
+    daily = marts.daily_listening(user)
+    daily["listen_date"] = pd.to_datetime(daily["listen_date"]).dt.date
+    if daily.empty:
+        st.info("No listening for this listener yet.")
+        return
+    first, last = daily["listen_date"].min(), daily["listen_date"].max()
+    start = st.sidebar.date_input("From", value=first, min_value=first, max_value=last, key="from")
+    end = st.sidebar.date_input("To", value=last, min_value=first, max_value=last, key="to")
+    in_range = daily[(daily["listen_date"] >= start) & (daily["listen_date"] <= end)]
+    if in_range.empty:
+        st.info("No listening in this date range.")
+        return
+
+    dates = list(in_range["listen_date"].sort_values(ascending=False))
+    picked = st.selectbox("Date", dates, format_func=lambda d: d.isoformat(), key="date")
+    day = in_range[in_range["listen_date"] == picked].iloc[0]
+    st.subheader(f"{picked:%A %d %B %Y}" + ("" if user != ALL_USERS else ", all listeners"))
+    cards = st.columns([1, 1, 1, 1.6, 1.2])
+    for card, (column, label) in zip(cards, SCORES.items(), strict=False):
+        card.metric(f"{label} score", number(day[column]))
+    cards[3].metric("Listening vibe", day["listening_vibe"] or "-")
+    cards[4].metric("Minutes listened", number(day["minutes_listened"], 1))
+
+    st.markdown("#### Audio features by day")
+    series = in_range.set_index("listen_date")[list(SCORES)].rename(columns=SCORES)
+    st.line_chart(series)
+
+    week_start = picked - timedelta(days=picked.weekday())
+    week = daily[
+        (daily["listen_date"] >= week_start) & (daily["listen_date"] < week_start + timedelta(7))
+    ]
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"#### Weekly listening, week of {week_start:%d %b %Y}")
+        st.bar_chart(week.set_index("listen_date")[["minutes_listened"]], y_label="minutes")
+    with right:
+        st.markdown(f"#### Weekly top songs, week of {week_start:%d %b %Y}")
+        songs = marts.weekly_top_songs(user, week_start, TOP_SONGS)
+        _table(
+            songs.rename(columns={"song_rank": "#"}),
+            {"plays": 0, "minutes_listened": 1, "positivity_score": 3},
+        )
+
+    st.markdown("#### Find an artist or a track")
+    text = st.text_input("Artist or track name", key="search")
+    if text.strip():
+        # Weeks that overlap the range: the first one may begin before it.
+        first_week = start - timedelta(days=start.weekday())
+        found = marts.songs_matching(user, text.strip(), first_week, end)
+        if found.empty:
+            st.write(f"No top song in the range matches “{text.strip()}”.")
+        else:
+            _table(found, {"plays": 0, "positivity_score": 3})
+
+    _predicted_vs_actual(marts, user, week_start)
+
+
+def _predicted_vs_actual(marts: Marts, user: str, week_start) -> None:
+    st.markdown("#### Predicted vs actual feature similarity")
+    models = marts.models()
+    if models.empty:
+        st.write("No recommendation runs yet: `spotiflow recommend` or `spotiflow generate`.")
+        return
+    if user == ALL_USERS:
+        st.caption("Over every listener's lists, per model (marts.fct_model_performance).")
+        _table(
+            models[["model_key", "lists_compared", "mean_similarity", "mean_cosine_similarity",
+                    "mean_euclidean_distance"]],
+            {"lists_compared": 0, "mean_similarity": 3, "mean_cosine_similarity": 3,
+             "mean_euclidean_distance": 3},
+        )  # fmt: skip
+        return
+    model = st.sidebar.selectbox("Model version", list(models["model_key"]), key="model")
+    index = st.selectbox("Top Song #", list(range(1, TOP_SONGS + 1)), key="top-song")
+    comparison = marts.predicted_vs_actual(user, week_start, model, index)
+    if comparison.empty:
+        st.write(f"No list from {model} for top song #{index} of this week.")
+        return
+    similarity = marts.prediction_similarity(user, week_start, model, index).iloc[0]
+    seed = marts.track_names([similarity["track_id"]]).get(similarity["track_id"], "")
+    st.caption(f"Top song #{index}: {seed}")
+    cards = st.columns(3)
+    cards[0].metric("Similarity (1 - mean |diff|)", number(similarity["similarity"]))
+    cards[1].metric("Cosine similarity", number(similarity["cosine_similarity"]))
+    cards[2].metric("Euclidean distance", number(similarity["euclidean_distance"]))
+    _table(
+        comparison.drop(columns=["track_id"]).rename(columns={"feature_label": "feature"}),
+        {"predicted_value": 3, "actual_value": 3, "difference": 3},
+    )
+
+
+def diagnostics_page(marts: Marts) -> None:
+    st.title("How well the models predict")
+    models = marts.models()
+    if models.empty:
+        st.info("No recommendation runs yet: `spotiflow recommend` or `spotiflow generate`.")
+        return
+    st.markdown("#### Per model (marts.fct_model_performance)")
+    _table(
+        models[["model_key", "users_served", "lists", "hit_rate", "mean_precision_at_k",
+                "mean_recall_at_k", "mean_ndcg_at_k", "mean_reciprocal_rank", "catalog_coverage",
+                "mean_intra_list_diversity", "mean_novelty", "mean_popularity_bias",
+                "mean_similarity"]],
+        {"users_served": 0, "lists": 0, "hit_rate": 3, "mean_precision_at_k": 3,
+         "mean_recall_at_k": 3, "mean_ndcg_at_k": 3, "mean_reciprocal_rank": 3,
+         "catalog_coverage": 3, "mean_intra_list_diversity": 3, "mean_novelty": 3,
+         "mean_popularity_bias": 3, "mean_similarity": 3},
+    )  # fmt: skip
+
+    keys = list(models["model_key"])
+    st.markdown("#### Candidate against reference")
+    left, right = st.columns(2)
+    reference = left.selectbox("Reference", keys, index=0, key="reference")
+    candidate = right.selectbox("Candidate", keys, index=min(1, len(keys) - 1), key="candidate")
+    if reference == candidate:
+        st.write("Pick two different models.")
+    else:
+        compared = marts.comparison(reference, candidate)
+        compared["is_candidate_better"] = compared["is_candidate_better"].map(
+            {True: "yes", False: "no"}
+        )
+        _table(compared, {"reference_value": 3, "candidate_value": 3, "difference": 3})
+
+    st.markdown("#### Hit rate by day the lists were made")
+    daily = marts.accuracy_by_day()
+    if not daily.empty:
+        st.line_chart(daily.pivot(index="generated_date", columns="model_key", values="hit_rate"))
+
+    st.markdown("#### Experiments: each arm against the control (Welch's t-test)")
+    experiments = marts.experiments()
+    if experiments.empty:
+        st.write("No experiment with a control arm yet.")
+    else:
+        _table(
+            experiments[["experiment_id", "metric", "variant", "n", "mean", "control_n",
+                         "control_mean", "difference", "ci_lower", "ci_upper", "p_value"]],
+            {"n": 0, "mean": 3, "control_n": 0, "control_mean": 3, "difference": 3,
+             "ci_lower": 3, "ci_upper": 3, "p_value": 4},
+        )  # fmt: skip
+
+    st.markdown("#### Which audio features drive engagement")
+    labels = marts.feature_labels()
+    if labels:
+        feature = st.selectbox("Audio feature", labels, key="feature")
+        buckets = marts.feature_engagement(feature)
+        st.bar_chart(buckets.set_index("feature_bucket")[["skip_rate", "completion_rate"]])
+        _table(
+            buckets[["feature_bucket", "min_value", "max_value", "tracks", "plays",
+                     "minutes_listened", "completion_rate", "skip_rate"]],
+            {"min_value": 3, "max_value": 3, "tracks": 0, "plays": 0, "minutes_listened": 1,
+             "completion_rate": 3, "skip_rate": 3},
+        )  # fmt: skip

@@ -1,0 +1,335 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against
+`spotiflow dashboard` on 127.0.0.1, serving the demo warehouse. Every number read off the screen
+is compared with the mart it comes from; each test saves a screenshot to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from dashboard.views import number
+from ingest.dashboard_server import dashboard_environment, streamlit_command
+from ingest.settings import Settings
+from tests.helpers import PROJECT_DIR, make_settings, sample_user_id
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT_DIR / "test-artifacts" / "screenshots"
+TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+def _ensure_chromium() -> Path:
+    """Playwright cannot download a browser here: Debian's chromium, installed when missing."""
+    if not CHROMIUM.exists():
+        install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]
+        if subprocess.run(install, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=True)
+            subprocess.run(install, capture_output=True, check=True)
+    assert CHROMIUM.exists(), "chromium could not be installed with apt"
+    return CHROMIUM
+
+
+def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """Read-only, so the dashboard (another process) can read the warehouse at the same time."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        return connection.execute(sql, params or []).fetchall()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """`spotiflow dashboard`'s own command on a free port, until the block ends."""
+    port = _free_port()
+    server = subprocess.Popen(
+        streamlit_command(port),
+        env=dashboard_environment(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer,
+            ):
+                if answer.read() == b"ok":
+                    break
+            assert server.poll() is None, "the dashboard exited"
+            assert time.monotonic() < deadline, "the dashboard did not come up in 60 s"
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = _ensure_chromium()
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(
+            executable_path=str(executable), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def demo_url(demo_settings: Settings) -> Iterator[str]:
+    with serving(demo_settings) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    opened = context.new_page()
+    opened.set_default_timeout(TIMEOUT_MS)
+    yield opened
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    opened.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def metric(page: Page, label: str) -> str:
+    card = page.locator('[data-testid="stMetric"]').filter(has_text=label)
+    return card.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def table_rows(page: Page, header: str) -> list[list[str]]:
+    """The rows (cell texts) of the one table that has a column `header`."""
+    table = page.locator('[data-testid="stTable"] table').filter(
+        has=page.locator("th", has_text=header)
+    )
+    expect(table).to_have_count(1)
+    rows = table.locator("tbody tr")
+    return [
+        [cell.strip() for cell in rows.nth(i).locator("th, td").all_inner_texts()]
+        for i in range(rows.count())
+    ]
+
+
+def expect_rows(page: Page, header: str, columns: list[int], expected: list[tuple]) -> None:
+    """Wait until the table with column `header` shows `expected` in `columns` (Streamlit
+    redraws a page element by element after each click)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        shown = [tuple(cells[i] for i in columns) for cells in table_rows(page, header)]
+        if shown == expected or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(250)
+    assert shown == expected
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick `option` in the select box labelled `label`: typed, as the list is virtualised."""
+    page.get_by_label(label, exact=True).first.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).first.click()
+
+
+def expect_metric(page: Page, label: str, value: str) -> None:
+    card = page.locator('[data-testid="stMetric"]').filter(has_text=label)
+    expect(card.locator('[data-testid="stMetricValue"]')).to_have_text(value)
+
+
+def test_first_view_shows_all_listeners_latest_day(
+    page: Page, demo_url: str, demo_settings: Settings
+) -> None:
+    started = time.monotonic()
+    page.goto(demo_url)
+    expect(page.get_by_text("How people listen")).to_be_visible()
+    expect(page.locator('[data-testid="stMetric"]').first).to_be_visible()
+    print(f"first view rendered in {time.monotonic() - started:.2f} s")
+    [row] = query(
+        demo_settings,
+        "select listen_date, energy_score, musicality_score, positivity_score, listening_vibe, "
+        "minutes_listened from marts.fct_population_daily_listening "
+        "order by listen_date desc limit 1",
+    )
+    expect_metric(page, "Energy score", number(row[1]))
+    assert metric(page, "Musicality score") == number(row[2])
+    assert metric(page, "Positivity score") == number(row[3])
+    assert metric(page, "Listening vibe") == row[4]
+    assert metric(page, "Minutes listened") == number(row[5], 1)
+    week = row[0] - timedelta(days=row[0].weekday())
+    songs = query(
+        demo_settings,
+        "select track_name, plays from marts.fct_population_weekly_top_songs "
+        "where week_start = ? and song_rank <= 5 order by song_rank",
+        [week],
+    )
+    expect_rows(
+        page,
+        "positivity_score",
+        [0, 1, 3],
+        [(str(rank), n, number(p, 0)) for rank, (n, p) in enumerate(songs, start=1)],
+    )
+
+
+def test_a_listener_and_a_date(page: Page, demo_url: str, demo_settings: Settings) -> None:
+    user = sample_user_id(demo_settings)
+    page.goto(demo_url)
+    choose(page, "Listener", user)
+    days = query(
+        demo_settings,
+        "select listen_date, energy_score, positivity_score, listening_vibe from "
+        "marts.fct_daily_listening where user_id = ? order by listen_date",
+        [user],
+    )
+    expect_metric(page, "Energy score", number(days[-1][1]))
+    picked = days[0]
+    choose(page, "Date", picked[0].isoformat())
+    expect_metric(page, "Energy score", number(picked[1]))
+    assert metric(page, "Positivity score") == number(picked[2])
+    assert metric(page, "Listening vibe") == picked[3]
+    week = picked[0] - timedelta(days=picked[0].weekday())
+    songs = query(
+        demo_settings,
+        "select song_rank, track_name, plays, positivity_score from marts.fct_weekly_top_songs "
+        "where user_id = ? and week_start = ? and song_rank <= 5 order by song_rank",
+        [user, week],
+    )
+    shown = table_rows(page, "positivity_score")
+    assert [(c[0], c[1], c[3], c[5]) for c in shown] == [
+        (str(rank), name, number(plays, 0), number(positivity))
+        for rank, name, plays, positivity in songs
+    ]
+
+
+def test_search_by_artist(page: Page, demo_url: str, demo_settings: Settings) -> None:
+    user = sample_user_id(demo_settings)
+    page.goto(demo_url)
+    choose(page, "Listener", user)
+    box = page.get_by_label("Artist or track name")
+    box.fill("lil peep")
+    box.press("Enter")
+    expected = query(
+        demo_settings,
+        "select track_name, artist_name, plays from marts.fct_weekly_top_songs "
+        "where user_id = ? and (lower(track_name) like '%lil peep%' "
+        "or lower(artist_name) like '%lil peep%') order by week_start, song_rank",
+        [user],
+    )
+    assert expected
+    expect(page.locator('[data-testid="stTable"] th', has_text="week_start")).to_be_visible()
+    expect_rows(page, "week_start", [2, 3, 4], [(t, a, number(p, 0)) for t, a, p in expected])
+
+
+def test_top_song_number_drill_down(page: Page, demo_url: str, demo_settings: Settings) -> None:
+    user = sample_user_id(demo_settings)
+    page.goto(demo_url)
+    choose(page, "Listener", user)
+    [(week, model)] = query(
+        demo_settings,
+        "select week_start, model_key from marts.fct_prediction_similarity as s "
+        "inner join marts.fct_model_performance as m on s.model_name = m.model_name "
+        "and s.model_version = m.model_version where s.user_id = ? "
+        "order by week_start desc limit 1",
+        [user],
+    )
+    choose(page, "Top Song #", "2")
+    [(similarity, cosine)] = query(
+        demo_settings,
+        "select similarity, cosine_similarity from marts.fct_prediction_similarity "
+        "where user_id = ? and week_start = ? and top_song_index = 2",
+        [user, week],
+    )
+    expect_metric(page, "Similarity (1 - mean |diff|)", number(similarity))
+    assert metric(page, "Cosine similarity") == number(cosine)
+    features = query(
+        demo_settings,
+        "select feature_label, predicted_value, actual_value from marts.fct_predicted_vs_actual "
+        "where user_id = ? and week_start = ? and top_song_index = 2 order by audio_feature",
+        [user, week],
+    )
+    expect_rows(
+        page, "predicted_value", [0, 1, 2], [(f, number(p), number(a)) for f, p, a in features]
+    )
+    assert model.startswith("baseline-knn")
+
+
+def test_model_diagnostics(page: Page, demo_url: str, demo_settings: Settings) -> None:
+    page.goto(demo_url)
+    page.get_by_text("Model diagnostics", exact=True).click()
+    expect(page.get_by_text("How well the models predict")).to_be_visible()
+    models = query(
+        demo_settings,
+        "select model_key, hit_rate, mean_ndcg_at_k from marts.fct_model_performance "
+        "order by model_key",
+    )
+    expect_rows(
+        page, "mean_ndcg_at_k", [0, 3, 6], [(k, number(h), number(n)) for k, h, n in models]
+    )
+    experiments = query(
+        demo_settings,
+        "select metric, p_value from marts.fct_experiment_results order by experiment_id, metric",
+    )
+    expect_rows(page, "p_value", [1, 10], [(m, number(p, 4)) for m, p in experiments])
+    choose(page, "Audio feature", "Danceability")
+    buckets = query(
+        demo_settings,
+        "select feature_bucket, skip_rate from marts.fct_feature_engagement "
+        "where audio_feature = 'danceability' order by feature_bucket",
+    )
+    expect(page.locator('[data-testid="stTable"] th', has_text="skip_rate")).to_be_visible()
+    expect_rows(page, "skip_rate", [0, 7], [(str(b), number(s)) for b, s in buckets])
+
+
+def test_an_empty_warehouse_gets_a_message(browser: Browser, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "empty")
+    with serving(settings) as url:
+        context = browser.new_context()
+        empty = context.new_page()
+        empty.set_default_timeout(TIMEOUT_MS)
+        empty.goto(url)
+        alert = empty.locator('[data-testid="stAlert"]')
+        expect(alert).to_contain_text("No warehouse at")
+        expect(alert).to_contain_text("spotiflow build")
+        assert "Traceback" not in empty.content()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        empty.screenshot(path=str(SCREENSHOTS / "test_an_empty_warehouse_gets_a_message.png"))
+        context.close()
+
+
+def test_the_dashboard_reads_marts_only_and_its_exposure_says_which(demo_settings: Settings):
+    import json
+    import re
+
+    from dashboard.marts import REQUIRED_MARTS
+
+    code = "\n".join(
+        p.read_text(encoding="utf-8") for p in (PROJECT_DIR / "dashboard").glob("*.py")
+    )
+    read = set(re.findall(r"\bmarts\.((?:fct|dim)_[a-z_]+)", code))
+    assert read == set(REQUIRED_MARTS)
+    for layer in ("staging.", "intermediate.", "reference.", "read_parquet", "lake"):
+        assert layer not in code, layer
+    manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+    exposure = manifest["exposures"]["exposure.spotiflow.spotiflow_dashboard"]
+    assert {node.split(".")[-1] for node in exposure["depends_on"]["nodes"]} == read
+
+
+def test_the_command_refuses_a_bad_port(settings: Settings, capsys) -> None:
+    from ingest.cli import main
+
+    assert main(["dashboard", "--port", "70000"]) != 0
+    assert "--port 70000: expected 1..65535" in capsys.readouterr().err
