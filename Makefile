@@ -27,8 +27,8 @@ build: venv
 	$(BIN)/spotiflow build
 
 lint: venv
-	$(BIN)/ruff check ingest tests
-	$(BIN)/ruff format --check ingest tests
+	$(BIN)/ruff check ingest dashboard tests
+	$(BIN)/ruff format --check ingest dashboard tests
 	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models tests/data
 
 pytest: venv
