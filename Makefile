@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: venv demo test lint pytest build clean
+.PHONY: venv demo test lint pytest build bench clean
 
 venv: $(STAMP)
 
@@ -27,14 +27,19 @@ build: venv
 	$(BIN)/spotiflow build
 
 lint: venv
-	$(BIN)/ruff check ingest dashboard tests
-	$(BIN)/ruff format --check ingest dashboard tests
+	$(BIN)/ruff check ingest dashboard bench tests
+	$(BIN)/ruff format --check ingest dashboard bench tests
 	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models tests/data
 
 pytest: venv
 	$(BIN)/pytest
 
 test: lint pytest
+
+# Not part of `make test`: generates 1M- and 10M-play populations (minutes), prints a table and
+# writes BENCHMARKS.md.
+bench: venv
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf target logs data

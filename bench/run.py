@@ -1,0 +1,159 @@
+"""`make bench`: generate populations, build them, and print (and keep in BENCHMARKS.md) a table.
+
+    python -m bench.run [--sizes 1000000,10000000] [--repeat 3]
+
+Every row states its data size; timed steps run `--repeat` times and report the median wall
+time and the largest peak memory (RSS of the whole process tree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.measure import Measurement, run_measured
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+WORK_DIR = PROJECT_DIR / "bench" / ".work"
+BIN = Path(sys.executable).parent
+DAYS = 56
+# The generator's listeners play about this many times in DAYS days (measured on seed 1).
+PLAYS_PER_LISTENER = 660
+PANDAS = "pandas script, 3 marts (bench/pandas_marts.py)"
+HAND_SQL = "hand-written DuckDB SQL, 3 marts (bench/hand_written.sql)"
+
+
+@dataclass(frozen=True)
+class Row:
+    plays: int
+    step: str
+    seconds: float
+    peak_rss_mb: float
+    runs: int
+
+
+def machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor() or "unknown CPU",
+    )  # fmt: skip
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024**2:.1f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SPOTIFLOW_DATA_DIR": str(data_dir),
+        "SPOTIFLOW_PROJECT_DIR": str(PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "GX_ANALYTICS_ENABLED": "False",
+    }
+
+
+def _repeat(command: list[str], data_dir: Path, times: int) -> tuple[float, float, int]:
+    runs: list[Measurement] = [
+        run_measured(command, _env(data_dir), PROJECT_DIR) for _ in range(times)
+    ]
+    return (
+        statistics.median(run.seconds for run in runs),
+        max(run.peak_rss_bytes for run in runs) / 1024**2,
+        len(runs),
+    )
+
+
+def bench_size(plays: int, repeat: int) -> list[Row]:
+    data_dir = WORK_DIR / f"plays-{plays}"
+    users = max(1, round(plays / PLAYS_PER_LISTENER))
+    rows = []
+    if not (data_dir / "lake" / "loads").exists():
+        generated = run_measured(
+            [str(BIN / "spotiflow"), "generate", "--users", str(users), "--days", str(DAYS),
+             "--seed", "1"],
+            _env(data_dir),
+            PROJECT_DIR,
+        )  # fmt: skip
+        rows.append(
+            Row(
+                plays,
+                "spotiflow generate",
+                generated.seconds,
+                generated.peak_rss_bytes / 1024**2,
+                1,
+            )
+        )
+    dbt = [str(BIN / "dbt")]
+    python = [sys.executable, "-m"]
+    out = data_dir / "alternatives"
+    for step, command in (
+        ("dbt build --full-refresh", [*dbt, "build", "--full-refresh", "--quiet"]),
+        ("dbt run --full-refresh", [*dbt, "run", "--full-refresh", "--quiet"]),
+        (PANDAS, [*python, "bench.pandas_marts", str(data_dir), str(out / "pandas")]),
+        (HAND_SQL, [*python, "bench.duckdb_marts", str(data_dir), str(out / "duckdb")]),
+    ):
+        seconds, peak, runs = _repeat(command, data_dir, repeat)
+        rows.append(Row(plays, step, seconds, peak, runs))
+    return rows
+
+
+def targets(rows: list[Row]) -> list[str]:
+    """The issue's targets, as ratios within one run, for the largest population."""
+    largest = max(row.plays for row in rows)
+    by_step = {row.step: row for row in rows if row.plays == largest}
+    build, run = by_step["dbt build --full-refresh"], by_step["dbt run --full-refresh"]
+    pandas, hand = by_step[PANDAS], by_step[HAND_SQL]
+    checks = [
+        (f"full dbt build of {largest:,} plays <= 60 s", build.seconds, build.seconds <= 60),
+        ("dbt build >= 5x faster than pandas", pandas.seconds / build.seconds,
+         pandas.seconds / build.seconds >= 5),
+        ("dbt build peak memory <= 1/4 of pandas'", build.peak_rss_mb / pandas.peak_rss_mb,
+         build.peak_rss_mb / pandas.peak_rss_mb <= 0.25),
+        ("dbt run <= 1.5x the hand-written SQL", run.seconds / hand.seconds,
+         run.seconds / hand.seconds <= 1.5),
+    ]  # fmt: skip
+    return [f"- {name}: {value:.2f} — {'met' if met else 'MISSED'}" for name, value, met in checks]
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| data size (plays) | step | median wall time (s) | peak RSS (MB) | runs |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {row.plays:,} | {row.step} | {row.seconds:.1f} | {row.peak_rss_mb:,.0f} | {row.runs} |"
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000000,10000000", help="plays per population")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timed step (3)")
+    args = parser.parse_args(argv)
+    rows: list[Row] = []
+    for plays in (int(size) for size in args.sizes.split(",")):
+        print(f"bench: {plays:,} plays ...", flush=True)
+        rows += bench_size(plays, args.repeat)
+    result = table(rows)
+    print(result)
+    report = (
+        f"# Benchmarks\n\n`make bench` on {datetime.now(UTC):%Y-%m-%d}, {machine()}.\n\n{result}\n"
+    )
+    (PROJECT_DIR / "BENCHMARKS.md").write_text(report, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
