@@ -31,6 +31,7 @@ from ingest.schemas import ENTITIES, lake_schema
 SCHEMA_FILE = "_schema.parquet"
 MANIFEST_ENTITY = "loads"
 REJECTS_ENTITY = "rejects"
+PROFILES_ENTITY = "user_profiles"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,12 @@ class LoadReport:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _earliest(table: pa.Table | None, column: str) -> datetime | None:
+    if table is None or table.num_rows == 0:
+        return None
+    return pc.min(table[column]).as_py()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -187,7 +194,15 @@ class Lake:
             load_id = f"{started_at:%Y%m%dT%H%M%S%f}-{result.kind}-{load_key[:8]}"
             lineage = {"source": result.kind, "load_id": load_id, "_loaded_at": started_at}
             entity_rows: dict[str, int] = {}
-            for entity, table in result.tables.items():
+            notes = list(result.notes)
+            tables = dict(result.tables)
+            if PROFILES_ENTITY in tables:
+                tables[PROFILES_ENTITY], restated = self._without_restated_profiles(
+                    tables[PROFILES_ENTITY]
+                )
+                if restated:
+                    notes.append(f"{restated} time zone(s) already in effect, not landed again")
+            for entity, table in tables.items():
                 entity_rows[entity] = table.num_rows
                 if table.num_rows:
                     self._write(entity, load_id, table, lineage)
@@ -216,7 +231,10 @@ class Lake:
                 "rows_rejected": len(result.rejects),
                 "started_at": started_at,
                 "finished_at": _utcnow(),
-                "notes": json.dumps(result.notes, ensure_ascii=False) if result.notes else None,
+                "notes": json.dumps(notes, ensure_ascii=False) if notes else None,
+                "entities": ",".join(sorted(e for e, rows in entity_rows.items() if rows)),
+                "plays_from": _earliest(tables.get("plays"), "played_at"),
+                "lists_from": _earliest(tables.get("recommendations"), "generated_at"),
             }
             manifest = pa.Table.from_pylist([manifest_row], schema=ENTITIES[MANIFEST_ENTITY])
             # The manifest row is written last: until it exists the load is not committed.
@@ -229,8 +247,30 @@ class Lake:
             rows_landed=result.rows_landed,
             rows_rejected=len(result.rejects),
             entity_rows=entity_rows,
-            notes=result.notes,
+            notes=notes,
         )
+
+    def _without_restated_profiles(self, profiles: pa.Table) -> tuple[pa.Table, int]:
+        """Drop profile rows that restate the zone already in effect (a batch re-sending every
+        listener's zone would otherwise look like a change, and rebuild all their days)."""
+        committed = self.committed_load_ids()
+        landed = [
+            pq.read_table(path, columns=["user_id", "time_zone", "set_at"])
+            for path in self.entity_dir(PROFILES_ENTITY).glob("*.parquet")
+            if path.stem in committed
+        ]
+        in_effect: dict[str, tuple[datetime, str]] = {}
+        for table in landed:
+            for row in table.to_pylist():
+                current = in_effect.get(row["user_id"])
+                if current is None or row["set_at"] > current[0]:
+                    in_effect[row["user_id"]] = (row["set_at"], row["time_zone"])
+        keep = [
+            row["user_id"] not in in_effect or in_effect[row["user_id"]][1] != row["time_zone"]
+            for row in profiles.select(["user_id", "time_zone"]).to_pylist()
+        ]
+        kept = profiles.filter(pa.array(keep, type=pa.bool_()))
+        return kept, profiles.num_rows - kept.num_rows
 
     def _write(self, entity: str, load_id: str, table: pa.Table, lineage: dict) -> None:
         for name, value in lineage.items():

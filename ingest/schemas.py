@@ -161,6 +161,11 @@ LOADS = pa.schema(
         pa.field("started_at", pa.timestamp("us"), nullable=False),
         pa.field("finished_at", pa.timestamp("us"), nullable=False),
         pa.field("notes", pa.string()),
+        # What the load touched, for incremental builds: the entities it wrote rows to
+        # (comma-separated), its earliest play and its earliest recommendation list.
+        pa.field("entities", pa.string()),
+        pa.field("plays_from", pa.timestamp("us")),
+        pa.field("lists_from", pa.timestamp("us")),
     ]
 )
 

@@ -1,8 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_window={'kind': 'plays', 'key': 'played_at'},
+    )
+}}
+
+-- depends_on: {{ ref('stg_lake__loads') }}
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+{%- set window = var('duplicate_play_window_seconds') %}
+
 with
 
 plays as (
 
     select * from {{ ref('stg_lake__plays') }}
+    -- A rebuilt play's duplicate may lie up to the window before it.
+    where
+        {{ in_rebuild_window(rebuild, 'played_at', 'played_at', earlier_by_seconds=window) }}
 
 ),
 
@@ -48,8 +62,6 @@ candidates as (
     where prioritised.track_id is not null
 
 ),
-
-{%- set window = var('duplicate_play_window_seconds') %}
 
 -- A play repeats a better source's play of the same track within the window. Rows of one
 -- source never match each other: a track played twice in a row stays two plays.
@@ -111,6 +123,7 @@ final as (
     from prioritised
     left join best_matches
         on prioritised.play_id = best_matches.play_id
+    where {{ in_rebuild_window(rebuild, 'prioritised.played_at', 'played_at') }}
 
 )
 

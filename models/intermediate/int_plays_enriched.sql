@@ -1,8 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_window={'kind': 'listening', 'key': 'played_at'},
+    )
+}}
+
+-- depends_on: {{ ref('stg_lake__loads') }}, {{ ref('stg_lake__plays') }}
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
 plays as (
 
     select * from {{ ref('int_plays_deduplicated') }}
+    where {{ in_rebuild_window(rebuild, 'played_at', 'played_at') }}
 
 ),
 

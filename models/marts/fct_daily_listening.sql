@@ -1,8 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_window={'after': 'int_plays_enriched', 'key': 'listen_date'},
+    )
+}}
+
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
 plays as (
 
     select * from {{ ref('int_plays_enriched') }}
+    where {{ in_rebuild_window(rebuild, 'listen_date', 'listen_date') }}
 
 ),
 

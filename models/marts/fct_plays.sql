@@ -1,8 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_window={'after': 'int_plays_enriched', 'key': 'played_at'},
+    )
+}}
+
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
 plays as (
 
     select * from {{ ref('int_plays_enriched') }}
+    where {{ in_rebuild_window(rebuild, 'played_at', 'played_at') }}
 
 ),
 

@@ -1,14 +1,30 @@
+{{
+    config(
+        materialized='incremental',
+        rebuild_window={
+            'after': 'int_plays_enriched',
+            'lists': 'int_recommendations_positioned',
+            'key': 'generated_at',
+        },
+    )
+}}
+
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
 lists as (
 
     select * from {{ ref('int_recommendations_positioned') }}
+    where {{ in_rebuild_window(rebuild, 'generated_at', 'generated_at') }}
 
 ),
 
+-- A rebuilt list is judged by plays after it only, so the plays before the window are not read.
 plays as (
 
     select * from {{ ref('int_plays_enriched') }}
+    where {{ in_rebuild_window(rebuild, 'played_at', 'generated_at') }}
 
 ),
 
@@ -43,7 +59,8 @@ list_windows as (
 
 ),
 
--- How far the plays reach: a window that ends later is not over yet.
+-- How far the plays reach: a window that ends later is not over yet. (Any play at or after a
+-- rebuilt window's end lies inside the plays read, so their latest is the latest of all.)
 horizon as (
 
     select max(played_at) as latest_play from plays

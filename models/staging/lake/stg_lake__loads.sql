@@ -20,6 +20,9 @@ final as (
         cast(started_at as timestamp) as started_at,
         cast(finished_at as timestamp) as finished_at,
         cast(notes as varchar) as notes,
+        cast(entities as varchar) as loaded_entities,
+        cast(plays_from as timestamp) as plays_from,
+        cast(lists_from as timestamp) as lists_from,
         cast(_loaded_at as timestamp) as loaded_at
 
     from source

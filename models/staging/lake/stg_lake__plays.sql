@@ -35,10 +35,12 @@ renamed as (
 
 ),
 
--- The same play may arrive in several loads (overlapping files): the latest load wins.
+-- The same play may arrive in several loads (overlapping files): the latest load wins. A play's
+-- id is derived from its user and time, so partitioning by them too changes nothing but lets a
+-- filter on played_at (an incremental build's window) reach the Parquet scan.
 deduplicated as (
 
-    {{ deduplicate('renamed', 'play_id', 'loaded_at desc, load_id desc') }}
+    {{ deduplicate('renamed', 'user_id, played_at, play_id', 'loaded_at desc, load_id desc') }}
 
 ),
 

@@ -1,0 +1,219 @@
+{#-
+  Incremental builds by rebuild window. Plays only ever arrive, but a new play can change more
+  than its own row: it can make an older play from a worse source a duplicate, move a track's
+  observed duration, close an accuracy window. So an incremental model does not append what is
+  new; it deletes and rebuilds everything from the earliest point the new loads can reach:
+
+  - plays:     from the new loads' earliest play, less the duplicate-play window;
+  - listening: the same, and from the first play of any track whose observed duration the new
+               plays move; a load that changed tracks, audio features or a time zone rebuilds
+               everything (those reach any play);
+  - lists:     from the new loads' earliest list, from the earliest list whose accuracy window
+               the rebuilt plays reach, and from every list whose window was still open.
+
+  "New" is relative to the model's watermark: the start of its last successful build. Loads
+  committed after this build started wait for the next one. `dbt build --full-refresh` gives the
+  same rows (tests/test_incremental.py checks it); changing a var or a seed needs it.
+-#}
+
+{% macro builds_relation() -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=target.schema, identifier='incremental_builds'
+    )) }}
+{%- endmacro %}
+
+{#- on-run-start: the log of incremental builds, one row per successful build of a model. -#}
+{% macro create_incremental_builds_table() -%}
+    create table if not exists {{ builds_relation() }} (
+        model_name varchar,
+        built_at timestamp,
+        rebuilt_everything boolean,
+        rebuilt_from timestamp
+    )
+{%- endmacro %}
+
+{% macro _timestamp_literal(value) -%}
+    cast('{{ value }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro _run_started() -%}
+    {{ return(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')) }}
+{%- endmacro %}
+
+{% macro _scalar_row(sql) -%}
+    {{ return(run_query(sql).rows[0]) }}
+{%- endmacro %}
+
+{#-
+  post-hook of every model (dbt_project.yml), a no-op but for incremental models; inside the
+  model's transaction, so only a success is logged: what this build rebuilt, which is what the
+  models downstream of it must rebuild.
+-#}
+{% macro log_incremental_build() -%}
+    {%- set settings = config.get('rebuild_window') -%}
+    {%- if settings is none or config.get('materialized') != 'incremental' -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set window = rebuild_window(settings) -%}
+    {%- set everything = window is none or window.everything -%}
+    {%- set rebuilt_from = none if everything else window.get('played_at') -%}
+    insert into {{ builds_relation() }} (model_name, built_at, rebuilt_everything, rebuilt_from)
+    values (
+        '{{ this.identifier }}',
+        {{ _timestamp_literal(_run_started()) }},
+        {{ 'true' if everything else 'false' }},
+        {{ 'null' if rebuilt_from is none else _timestamp_literal(rebuilt_from) }}
+    )
+{%- endmacro %}
+
+{#- Rebuild the played_at window `played_at` and the local days it can reach. -#}
+{% macro _play_window(played_at) -%}
+    {{ return({
+        'everything': false,
+        'played_at': played_at,
+        'listen_date': none if played_at is none
+            else (played_at - modules.datetime.timedelta(days=1)).date(),
+    }) }}
+{%- endmacro %}
+
+{#- The earliest of several optional timestamps (none when there are none). -#}
+{% macro _earliest(values) -%}
+    {%- set known = values | reject('none') | list -%}
+    {{ return((known | min) if known else none) }}
+{%- endmacro %}
+
+{#- From the loads committed since this model's last build: see the comment at the top. -#}
+{% macro _window_from_loads(kind, since) -%}
+    {%- set new_loads -%}
+        select * from {{ ref('stg_lake__loads') }}
+        where
+            finished_at > {{ _timestamp_literal(since) }}
+            and finished_at <= {{ _timestamp_literal(_run_started()) }}
+    {%- endset -%}
+    {%- set loads = _scalar_row(
+        "select
+            max(case
+                when loaded_entities is null
+                    or loaded_entities like '%tracks%'
+                    or loaded_entities like '%audio_features%'
+                    or loaded_entities like '%user_profiles%'
+                then 1 else 0 end),
+            min(plays_from)
+        from (" ~ new_loads ~ ") as new_loads"
+    ) -%}
+    {%- set plays_from = none if loads[1] is none
+        else loads[1] - modules.datetime.timedelta(seconds=var('duplicate_play_window_seconds'))
+    -%}
+    {%- if kind == 'plays' or plays_from is none and loads[0] != 1 -%}
+        {{ return(_play_window(plays_from)) }}
+    {%- endif -%}
+    {%- if loads[0] == 1 -%}
+        {{ return({'everything': true}) }}
+    {%- endif -%}
+    {#- Tracks without a duration take the median of their completed plays: a new one moves
+        it for every play of the track. -#}
+    {%- set observed_from = _scalar_row(
+        "select min(plays.played_at)
+        from " ~ ref('int_plays_deduplicated') ~ " as plays
+        inner join " ~ ref('int_tracks_enriched') ~ " as tracks
+            on plays.track_id = tracks.track_id
+        where
+            tracks.duration_source = 'observed'
+            and plays.track_id in (
+                select new_plays.track_id
+                from " ~ ref('stg_lake__plays') ~ " as new_plays
+                where
+                    new_plays.played_at >= " ~ _timestamp_literal(plays_from) ~ "
+                    and new_plays.reason_end = 'trackdone'
+                    and new_plays.load_id in (select new_loads.load_id from ("
+                        ~ new_loads ~ ") as new_loads)
+            )"
+    )[0] -%}
+    {{ return(_play_window(_earliest([plays_from, observed_from]))) }}
+{%- endmacro %}
+
+{#- From what the upstream incremental model rebuilt in its builds since this model's. -#}
+{% macro _window_after(upstream, since) -%}
+    {%- set rebuilt = _scalar_row(
+        "select max(case when rebuilt_everything then 1 else 0 end), min(rebuilt_from)
+        from " ~ builds_relation() ~ "
+        where model_name = '" ~ upstream ~ "' and built_at > " ~ _timestamp_literal(since)
+    ) -%}
+    {%- if rebuilt[0] == 1 -%}
+        {{ return({'everything': true}) }}
+    {%- endif -%}
+    {{ return(_play_window(rebuilt[1])) }}
+{%- endmacro %}
+
+{#-
+  The window this incremental build rebuilds, for settings {'kind': plays | listening | lists}
+  or {'after': <upstream model>}: a dict with `everything` (true: rebuild it all) and the
+  earliest played_at, listen_date (and for lists generated_at) to rebuild, none where nothing
+  is. Returns none outside an incremental build.
+-#}
+{% macro rebuild_window(settings) -%}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set since = _scalar_row(
+        "select max(built_at) from " ~ builds_relation()
+        ~ " where model_name = '" ~ this.identifier ~ "'"
+    )[0] -%}
+    {%- if since is none -%}
+        {{ return({'everything': true}) }}
+    {%- endif -%}
+    {%- if 'after' in settings -%}
+        {%- set window = _window_after(settings['after'], since) -%}
+    {%- else -%}
+        {%- set window = _window_from_loads(settings['kind'], since) -%}
+    {%- endif -%}
+    {%- if settings.get('lists') and not window.everything -%}
+        {%- set open_or_new = _scalar_row(
+            "select min(lists.generated_at)
+            from " ~ ref(settings['lists']) ~ " as lists
+            left join " ~ this ~ " as judged
+                on
+                    lists.run_id = judged.run_id
+                    and lists.user_id = judged.user_id
+                    and lists.seed_track_id = judged.seed_track_id
+            where judged.run_id is null or not judged.is_window_complete"
+        )[0] -%}
+        {%- set reached = none if window.played_at is none
+            else window.played_at - modules.datetime.timedelta(days=var('accuracy_window_days') + 1)
+        -%}
+        {%- do window.update({'generated_at': _earliest([open_or_new, reached])}) -%}
+    {%- endif -%}
+    {{ return(window) }}
+{%- endmacro %}
+
+{#-
+  The predicate selecting a rebuild window's rows by one column (true in a full build), reaching
+  `earlier_by_seconds` before the window. A constant bound, so DuckDB pushes it into the scan.
+-#}
+{% macro in_rebuild_window(window, column, key, earlier_by_seconds=0) -%}
+    {%- if window is none or window.everything -%}
+        true
+    {%- elif window[key] is none -%}
+        false
+    {%- elif key == 'listen_date' -%}
+        {{ column }} >= cast('{{ window[key] }}' as date)
+    {%- else -%}
+        {%- set bound = window[key] - modules.datetime.timedelta(seconds=earlier_by_seconds) -%}
+        {{ column }} >= {{ _timestamp_literal(bound) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  incremental_strategy='rebuild_window', with the settings of rebuild_window() in the config
+  rebuild_window and `key`, the column that places a row in the window (played_at, listen_date
+  or generated_at): delete the window's rows, insert the rebuild.
+-#}
+{% macro get_incremental_rebuild_window_sql(arg_dict) -%}
+    {%- set settings = config.get('rebuild_window') -%}
+    {%- set window = rebuild_window(settings) -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ arg_dict['target_relation'] }}
+    where {{ in_rebuild_window(window, settings['key'], settings['key']) }};
+    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
