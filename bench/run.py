@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.append_day import append
+from bench.export_landing import prepare
 from bench.measure import Measurement, run_measured
 from ingest.landing import Lake
 
@@ -31,6 +32,9 @@ PLAYS_PER_LISTENER = 660
 PANDAS = "pandas script, 3 marts (bench/pandas_marts.py)"
 HAND_SQL = "hand-written DuckDB SQL, 3 marts (bench/hand_written.sql)"
 INCREMENTAL = "dbt run, incremental, after one more day landed"
+EXPORT_ROWS = 1_000_000
+LANDING = "spotiflow ingest spotify-export (extended history"
+RAW_JSON = "pyarrow raw JSON read + Parquet write, same records (bench/raw_json_landing.py)"
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,40 @@ def bench_incremental(plays: int, data_dir: Path, repeat: int) -> Row:
     )
 
 
+def bench_landing(records: int, repeat: int) -> list[Row]:
+    """Landing an extended-history export into an empty lake, against pyarrow's raw reader."""
+    export, lines, files = prepare(WORK_DIR, records)
+    scratch = WORK_DIR / "landing"
+    steps = (
+        (f"{LANDING}, {files} files)",
+         [str(BIN / "spotiflow"), "ingest", "spotify-export", str(export), "--user", "bench"]),
+        (RAW_JSON,
+         [sys.executable, "-m", "bench.raw_json_landing", str(lines), str(scratch / "raw")]),
+    )  # fmt: skip
+    rows = []
+    for step, command in steps:
+        runs = []
+        for _ in range(repeat):
+            shutil.rmtree(scratch, ignore_errors=True)  # every run lands into an empty lake
+            runs.append(run_measured(command, _env(scratch), PROJECT_DIR))
+        rows.append(
+            Row(
+                records,
+                step,
+                statistics.median(run.seconds for run in runs),
+                max(run.peak_rss_bytes for run in runs) / 1024**2,
+                len(runs),
+            )
+        )
+    shutil.rmtree(scratch, ignore_errors=True)
+    return rows
+
+
 def targets(rows: list[Row]) -> list[str]:
     """The issue's targets, as ratios within one run, for the largest population."""
-    largest = max(row.plays for row in rows)
+    landing = next(row for row in rows if row.step.startswith(LANDING))
+    raw_json = next(row for row in rows if row.step == RAW_JSON)
+    largest = max(row.plays for row in rows if row.step != RAW_JSON and row is not landing)
     by_step = {row.step: row for row in rows if row.plays == largest}
     build, run = by_step["dbt build --full-refresh"], by_step["dbt run --full-refresh"]
     pandas, hand = by_step[PANDAS], by_step[HAND_SQL]
@@ -153,13 +188,15 @@ def targets(rows: list[Row]) -> list[str]:
          run.seconds / hand.seconds <= 1.5),
         ("one-day incremental run <= 10% of the full build", incremental.seconds / build.seconds,
          incremental.seconds / build.seconds <= 0.10),
+        (f"landing {landing.plays:,} export rows >= 0.5x pyarrow's raw speed",
+         raw_json.seconds / landing.seconds, raw_json.seconds / landing.seconds >= 0.5),
     ]  # fmt: skip
     return [f"- {name}: {value:.2f} — {'met' if met else 'MISSED'}" for name, value, met in checks]
 
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| data size (plays) | step | median wall time (s) | peak RSS (MB) | runs |",
+        "| data size (plays; export rows) | step | median wall time (s) | peak RSS (MB) | runs |",
         "| ---: | --- | ---: | ---: | ---: |",
     ]
     lines += [
@@ -173,11 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000", help="plays per population")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timed step (3)")
+    parser.add_argument(
+        "--export-rows", type=int, default=EXPORT_ROWS, help="rows of the landed export (1M)"
+    )
     args = parser.parse_args(argv)
     rows: list[Row] = []
     for plays in (int(size) for size in args.sizes.split(",")):
         print(f"bench: {plays:,} plays ...", flush=True)
         rows += bench_size(plays, args.repeat)
+    print(f"bench: landing an export of {args.export_rows:,} rows ...", flush=True)
+    rows += bench_landing(args.export_rows, args.repeat)
     result = f"{table(rows)}\n\nTargets (as ratios within this run):\n\n" + "\n".join(targets(rows))
     print(result)
     report = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -125,6 +126,7 @@ def cmd_auth(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.kind == "spotify-api":
         return cmd_ingest_spotify_api(args, settings)
+    started = time.perf_counter()
     if args.kind == "legacy-csv":
         report = land_legacy_csv(settings, args.path, args.user or settings.sample_user)
     elif args.kind == "catalog":
@@ -134,6 +136,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     else:
         report = land_recommendations(settings, args.path)
     print_report(report)
+    if not report.already_landed:
+        seconds = time.perf_counter() - started
+        print(f"  read and landed in {seconds:.1f} s: {report.rows_in / seconds:,.0f} rows/s")
     return 0
 
 

@@ -31,6 +31,8 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
     """dbt reads its settings from the environment: set them for the call, then restore."""
     values = {
         "SPOTIFLOW_DATA_DIR": str(settings.data_dir),
+        # Spelled out, so dbt opens the warehouse with the very config this process uses.
+        "SPOTIFLOW_DUCKDB_TEMP_DIRECTORY": str(settings.duckdb_temp_directory),
         "DBT_PROFILES_DIR": str(settings.project_dir),
         "DBT_TARGET": settings.dbt_target,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",

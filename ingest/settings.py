@@ -44,6 +44,7 @@ class Settings:
     DBT_TARGET              the profile target dbt builds (default: duckdb)
     SPOTIFLOW_EXPORT_DROP_DIR  where `spotiflow refresh` picks up Spotify exports, zips or
                             folders (default: <data dir>/drop); landed ones move to landed/
+    SPOTIFLOW_DUCKDB_TEMP_DIRECTORY  where DuckDB spills (default: <data dir>/spotiflow.duckdb.tmp)
     SPOTIFLOW_REFRESH_API   whether `spotiflow refresh` polls the Web API: auto (when a Spotify
                             app is configured), on, off (default: auto)
     """
@@ -56,6 +57,7 @@ class Settings:
     dbt_target: str
     export_drop_dir: Path
     refresh_api: str
+    duckdb_temp_directory_override: Path | None = None
 
     @property
     def lake_dir(self) -> Path:
@@ -64,6 +66,11 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "spotiflow.duckdb"
+
+    @property
+    def duckdb_temp_directory(self) -> Path:
+        """Where DuckDB spills: fixed when the warehouse opens, the same for every opener."""
+        return self.duckdb_temp_directory_override or self.data_dir / "spotiflow.duckdb.tmp"
 
     @property
     def exports_dir(self) -> Path:
@@ -91,4 +98,9 @@ class Settings:
             dbt_target=env.get("DBT_TARGET") or "duckdb",
             export_drop_dir=Path(env.get("SPOTIFLOW_EXPORT_DROP_DIR") or data_dir / "drop"),
             refresh_api=_choice(env, "SPOTIFLOW_REFRESH_API", ("auto", "on", "off")),
+            duckdb_temp_directory_override=(
+                Path(env["SPOTIFLOW_DUCKDB_TEMP_DIRECTORY"]).resolve()
+                if env.get("SPOTIFLOW_DUCKDB_TEMP_DIRECTORY")
+                else None
+            ),
         )

@@ -10,6 +10,12 @@ from ingest.settings import Settings
 MARTS_SCHEMA = "marts"
 
 
+def warehouse_config(settings: Settings) -> dict[str, str]:
+    """What the warehouse is opened with (profiles.yml's config_options): within one process
+    DuckDB opens a file only with one configuration."""
+    return {"temp_directory": str(settings.duckdb_temp_directory)}
+
+
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse; a clear message when it has not been built."""
     if not settings.warehouse_path.exists():
@@ -19,7 +25,7 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     try:
         # Read-write on purpose: dbt runs in this same process, and DuckDB refuses to open one
         # file read-only and read-write at once within a process.
-        return duckdb.connect(str(settings.warehouse_path))
+        return duckdb.connect(str(settings.warehouse_path), config=warehouse_config(settings))
     except duckdb.IOException as exc:
         raise SpotiflowError(
             f"cannot open {settings.warehouse_path} ({exc}); is a build running?"

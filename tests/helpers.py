@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from ingest.settings import Settings
+from ingest.warehouse import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -26,7 +25,7 @@ def make_settings(data_dir: Path) -> Settings:
 
 
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(settings.warehouse_path)) as connection:
+    with connect(settings) as connection:
         return connection.execute(sql, params or []).fetchall()
 
 

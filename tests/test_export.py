@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ingest.cli import main
 from ingest.export import HYPER_FILE, HYPER_SCHEMA, mart_names
 from ingest.settings import Settings
+from ingest.warehouse import connect
 from tests.helpers import query
 
 
@@ -33,7 +33,7 @@ def test_parquet_export_equals_every_mart(
     _export(demo_settings, "parquet", tmp_path, monkeypatch)
     assert sorted(p.stem for p in tmp_path.glob("*.parquet")) == sorted(marts)
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
-    with duckdb.connect(str(demo_settings.warehouse_path)) as warehouse:
+    with connect(demo_settings) as warehouse:
         for mart in marts:
             exported = f"read_parquet('{tmp_path / (mart + '.parquet')}')"
             for left, right in ((f"marts.{mart}", exported), (exported, f"marts.{mart}")):

@@ -6,7 +6,6 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pytest
 
@@ -15,6 +14,7 @@ from ingest.landing import write_parquet_atomically
 from ingest.quality import CHECKS, run_checkpoint
 from ingest.schemas import lake_schema
 from ingest.settings import Settings
+from ingest.warehouse import connect
 from tests.helpers import make_settings, query
 
 
@@ -36,7 +36,7 @@ def corrupted(demo_settings: Settings, tmp_path: Path, monkeypatch) -> Settings:
     shutil.copytree(demo_settings.data_dir, tmp_path / "data")
     settings = make_settings(tmp_path / "data")
     monkeypatch.setenv("SPOTIFLOW_DATA_DIR", str(settings.data_dir))
-    with duckdb.connect(str(settings.warehouse_path)) as warehouse:
+    with connect(settings) as warehouse:
         warehouse.execute(
             "update marts.fct_plays set minutes_played = -1 "
             "where play_id = (select min(play_id) from marts.fct_plays)"
