@@ -9,6 +9,7 @@ time and the largest peak memory (RSS of the whole process tree).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -25,6 +26,7 @@ from ingest.landing import Lake
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_DIR = PROJECT_DIR / "bench" / ".work"
+NOTES = PROJECT_DIR / "bench" / "NOTES.md"
 BIN = Path(sys.executable).parent
 DAYS = 56
 # The generator's listeners play about this many times in DAYS days (measured on seed 1).
@@ -32,6 +34,8 @@ PLAYS_PER_LISTENER = 660
 PANDAS = "pandas script, 3 marts (bench/pandas_marts.py)"
 HAND_SQL = "hand-written DuckDB SQL, 3 marts (bench/hand_written.sql)"
 INCREMENTAL = "dbt run, incremental, after one more day landed"
+THREE_MARTS = ("+fct_daily_listening", "+fct_weekly_top_songs", "+fct_predicted_vs_actual")
+SAME_MARTS = "dbt run --full-refresh, the same 3 marts and their parents"
 EXPORT_ROWS = 1_000_000
 LANDING = "spotiflow ingest spotify-export (extended history"
 RAW_JSON = "pyarrow raw JSON read + Parquet write, same records (bench/raw_json_landing.py)"
@@ -44,6 +48,18 @@ class Row:
     seconds: float
     peak_rss_mb: float
     runs: int
+    # For dbt steps: the slowest nodes of the last run (name, seconds), from run_results.json.
+    slowest: tuple[tuple[str, float], ...] = ()
+
+
+def slowest_nodes(count: int = 8) -> tuple[tuple[str, float], ...]:
+    """The slowest models and tests of the last dbt invocation."""
+    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())["results"]
+    timed = sorted(
+        ((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results),
+        key=lambda node: -node[1],
+    )
+    return tuple(timed[:count])
 
 
 def machine() -> str:
@@ -110,11 +126,14 @@ def bench_size(plays: int, repeat: int) -> list[Row]:
         (PANDAS, [*python, "bench.pandas_marts", str(data_dir), str(out / "pandas")]),
         (HAND_SQL, [*python, "bench.duckdb_marts", str(data_dir), str(out / "duckdb")]),
         ("dbt build --full-refresh", [*dbt, "build", "--full-refresh", "--quiet"]),
+        # Like for like with the alternatives: the same three marts and what they are built on.
+        (SAME_MARTS, [*dbt, "run", "--full-refresh", "--quiet", "--select", *THREE_MARTS]),
         # Last: the incremental step starts from the warehouse this leaves.
         ("dbt run --full-refresh", [*dbt, "run", "--full-refresh", "--quiet"]),
     ):
         seconds, peak, runs = _repeat(command, data_dir, repeat)
-        rows.append(Row(plays, step, seconds, peak, runs))
+        slowest = slowest_nodes() if command[0] == dbt[0] else ()
+        rows.append(Row(plays, step, seconds, peak, runs, slowest))
     rows.append(bench_incremental(plays, data_dir, repeat))
     return rows
 
@@ -137,6 +156,7 @@ def bench_incremental(plays: int, data_dir: Path, repeat: int) -> Row:
         statistics.median(run.seconds for run in runs),
         max(run.peak_rss_bytes for run in runs) / 1024**2,
         len(runs),
+        slowest_nodes(),
     )
 
 
@@ -176,7 +196,7 @@ def targets(rows: list[Row]) -> list[str]:
     largest = max(row.plays for row in rows if row.step != RAW_JSON and row is not landing)
     by_step = {row.step: row for row in rows if row.plays == largest}
     build, run = by_step["dbt build --full-refresh"], by_step["dbt run --full-refresh"]
-    pandas, hand = by_step[PANDAS], by_step[HAND_SQL]
+    pandas, hand, same = by_step[PANDAS], by_step[HAND_SQL], by_step[SAME_MARTS]
     incremental = next(row for step, row in by_step.items() if step.startswith(INCREMENTAL))
     checks = [
         (f"full dbt build of {largest:,} plays <= 60 s", build.seconds, build.seconds <= 60),
@@ -186,6 +206,8 @@ def targets(rows: list[Row]) -> list[str]:
          build.peak_rss_mb / pandas.peak_rss_mb <= 0.25),
         ("dbt run <= 1.5x the hand-written SQL", run.seconds / hand.seconds,
          run.seconds / hand.seconds <= 1.5),
+        ("dbt run of the same 3 marts <= 1.5x the hand-written SQL", same.seconds / hand.seconds,
+         same.seconds / hand.seconds <= 1.5),
         ("one-day incremental run <= 10% of the full build", incremental.seconds / build.seconds,
          incremental.seconds / build.seconds <= 0.10),
         (f"landing {landing.plays:,} export rows >= 0.5x pyarrow's raw speed",
@@ -206,6 +228,17 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def where_time_goes(rows: list[Row]) -> str:
+    """The slowest nodes of each dbt step on the largest population."""
+    largest = max(row.plays for row in rows if row.slowest)
+    lines = [f"Where the time goes ({largest:,} plays; slowest nodes of the last repetition):", ""]
+    for row in rows:
+        if row.slowest and row.plays == largest:
+            nodes = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in row.slowest)
+            lines.append(f"- {row.step}: {nodes}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000", help="plays per population")
@@ -220,11 +253,17 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_size(plays, args.repeat)
     print(f"bench: landing an export of {args.export_rows:,} rows ...", flush=True)
     rows += bench_landing(args.export_rows, args.repeat)
-    result = f"{table(rows)}\n\nTargets (as ratios within this run):\n\n" + "\n".join(targets(rows))
+    result = (
+        f"{table(rows)}\n\nTargets (as ratios within this run):\n\n"
+        + "\n".join(targets(rows))
+        + f"\n\n{where_time_goes(rows)}"
+    )
     print(result)
     report = (
         f"# Benchmarks\n\n`make bench` on {datetime.now(UTC):%Y-%m-%d}, {machine()}.\n\n{result}\n"
     )
+    if NOTES.exists():  # why targets are missed and what would close them, kept by hand
+        report += "\n" + NOTES.read_text(encoding="utf-8")
     (PROJECT_DIR / "BENCHMARKS.md").write_text(report, encoding="utf-8")
     return 0
 

@@ -274,7 +274,8 @@ class Lake:
 
     def _write(self, entity: str, load_id: str, table: pa.Table, lineage: dict) -> None:
         for name, value in lineage.items():
-            column = pa.array([value] * table.num_rows, type=lake_schema(entity).field(name).type)
-            table = table.append_column(lake_schema(entity).field(name), column)
+            field = lake_schema(entity).field(name)
+            column = pa.repeat(pa.scalar(value, type=field.type), table.num_rows)
+            table = table.append_column(field, column)
         table = table.cast(lake_schema(entity))
         write_parquet_atomically(table, self.entity_dir(entity) / f"{load_id}.parquet")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.readers.export_plays import ExportPlays
 
@@ -62,8 +63,6 @@ def _sql_text(value: str) -> str:
 
 
 def _macros(platforms: tuple[tuple[str, tuple[str, ...]], ...], skip_reasons: frozenset[str]):
-    # An RE2 class of those characters.
-    ws = "[" + "".join(f"\\x{{{ord(char):x}}}" for char in PYTHON_WHITESPACE) + "]"
     families = "\n".join(
         f"            when {' or '.join(f'contains(t, {_sql_text(n)})' for n in needles)} "
         f"then {_sql_text(family)}"
@@ -71,12 +70,9 @@ def _macros(platforms: tuple[tuple[str, tuple[str, ...]], ...], skip_reasons: fr
     )
     reasons = ", ".join(_sql_text(reason) for reason in sorted(skip_reasons))
     return [
-        # Text as `_text` reads it: a JSON string, stripped, empty -> null; anything else null.
-        # Text as `_text` reads it: a JSON string, stripped, empty -> null; anything else null.
-        f"""create or replace temp macro sf_strip(s) as
-            regexp_replace(s, '^{ws}+|{ws}+$', '', 'g')""",
-        """create or replace temp macro sf_text(j) as
-            case when starts_with(j::varchar, '"') then nullif(sf_strip(j ->> '$'), '') end""",
+        # A JSON string's text (stripped later, in Arrow); anything else null.
+        """create or replace temp macro sf_string(j) as
+            case when starts_with(j::varchar, '"') then j ->> '$' end""",
         # A value as Python's truth test reads it.
         """create or replace temp macro sf_truthy(j) as coalesce(
             case json_type(j)
@@ -138,30 +134,33 @@ typed as (
         try_cast(ms_played ->> '$' as bigint) as ms_played,
         json_type(spotify_track_uri) as uri_type,
         spotify_track_uri ->> '$' as uri,
-        sf_text(username) as username,
-        sf_text(master_metadata_track_name) as music_name,
-        sf_text(master_metadata_album_artist_name) as music_artist,
-        sf_text(master_metadata_album_album_name) as album_name,
+        sf_string(username) as username,
+        sf_string(master_metadata_track_name) as music_name,
+        sf_string(master_metadata_album_artist_name) as music_artist,
+        sf_string(master_metadata_album_album_name) as album_name,
         sf_truthy(spotify_episode_uri) or sf_truthy(episode_name) as is_episode,
         sf_truthy(audiobook_uri) or sf_truthy(audiobook_chapter_uri) as is_audiobook,
-        sf_text(episode_name) as episode_name,
-        sf_text(episode_show_name) as show_name,
-        sf_text(audiobook_chapter_title) as chapter_title,
-        sf_text(audiobook_title) as audiobook_title,
-        sf_text(reason_start) as reason_start,
-        sf_text(reason_end) as reason_end,
+        sf_string(episode_name) as episode_name,
+        sf_string(episode_show_name) as show_name,
+        sf_string(audiobook_chapter_title) as chapter_title,
+        sf_string(audiobook_title) as audiobook_title,
+        sf_string(reason_start) as reason_start,
+        sf_string(reason_end) as reason_end,
         sf_flag(skipped) as skipped_flag,
         sf_flag(shuffle) as shuffle,
         sf_flag(offline) as offline,
         sf_flag(incognito_mode) as private_session,
-        lower(sf_text(platform)) as platform_text
+        sf_string(platform) as platform_text
     from source
 )
+
+select * from typed
 """
 
-_DERIVED_SQL = (
-    _TYPED_SQL
-    + """,
+_DERIVED_SQL = """
+with typed as (
+    select * from extended_typed
+),
 
 classified as (
     select
@@ -248,7 +247,33 @@ select
     ) as play_key
 from final
 """
+
+
+# JSON strings `_text` strips (empty -> null); in Arrow, where trimming a set is cheap.
+TEXT_COLUMNS = (
+    "username",
+    "music_name",
+    "music_artist",
+    "album_name",
+    "episode_name",
+    "show_name",
+    "chapter_title",
+    "audiobook_title",
+    "reason_start",
+    "reason_end",
+    "platform_text",
 )
+
+
+def _stripped(typed: pa.Table) -> pa.Table:
+    """Text as `_text` reads it (and the platform lowered, as `coarse_platform` reads it)."""
+    for name in TEXT_COLUMNS:
+        text = pc.utf8_trim(typed[name], characters=PYTHON_WHITESPACE)
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        if name == "platform_text":
+            text = pc.utf8_lower(text)
+        typed = typed.set_column(typed.schema.get_field_index(name), name, text)
+    return typed
 
 
 # Columns of the derivation that are not staged.
@@ -323,7 +348,9 @@ class ExtendedHistoryReader:
             self.connection.execute("drop table if exists extended_derived")
 
     def _derive(self, members: list[int]) -> dict[int, tuple[int, int, int]]:
-        self._register_usernames()
+        typed = _stripped(self.connection.sql(_TYPED_SQL).to_arrow_table())
+        self._register_usernames(typed)
+        self.connection.register("extended_typed", typed)
         try:
             self.connection.execute(
                 f"create or replace temp table extended_derived as {_DERIVED_SQL}",
@@ -331,6 +358,7 @@ class ExtendedHistoryReader:
             )
         finally:
             self.connection.unregister("usernames")
+            self.connection.unregister("extended_typed")
         per_member = self.connection.execute(
             """
             select
@@ -354,17 +382,11 @@ class ExtendedHistoryReader:
         self.staged.insert_from("extended_derived", exclude=DERIVED_ONLY, members=sorted(staged))
         return staged
 
-    def _register_usernames(self) -> None:
-        """Each account name in the file -> its hashed user id (the one given, if given)."""
+    def _register_usernames(self, typed: pa.Table) -> None:
+        """Each account name in the files -> its hashed user id (the one given, if given)."""
         names: list[str] = []
         if not self.user_given:
-            names = [
-                name
-                for (name,) in self.connection.execute(
-                    "select distinct sf_text(username) from extended_raw"
-                ).fetchall()
-                if name
-            ]
+            names = [name for name in pc.unique(typed["username"]).to_pylist() if name]
         table = pa.table(
             {
                 "username": pa.array(names, type=pa.string()),
