@@ -14,30 +14,22 @@ import pyarrow as pa
 
 from ingest.schemas import ENTITIES
 
+# The plays entity's columns as readers give them (no id, no ordinal yet), and what orders them.
+_PLAY_COLUMNS = [
+    field.with_nullable(True)
+    for field in ENTITIES["plays"]
+    if field.name not in ("play_id", "play_seq")
+]
 STAGED = pa.schema(
     [
         pa.field("member_index", pa.int32()),
         pa.field("record_number", pa.int64()),
-        pa.field("user_id", pa.string()),
         # What makes two plays at one moment the same play: the track, else the uri, else names.
         pa.field("play_key", pa.string()),
-        pa.field("played_at", pa.timestamp("us")),
-        pa.field("played_at_precision", pa.string()),
-        pa.field("track_id", pa.string()),
-        pa.field("track_name", pa.string()),
-        pa.field("artist_name", pa.string()),
         # Extended history names a track (id, name, artist, album) for the tracks entity.
         pa.field("names_track", pa.bool_()),
         pa.field("album_name", pa.string()),
-        pa.field("ms_played", pa.int64()),
-        pa.field("content_type", pa.string()),
-        pa.field("skipped", pa.bool_()),
-        pa.field("reason_start", pa.string()),
-        pa.field("reason_end", pa.string()),
-        pa.field("shuffle", pa.bool_()),
-        pa.field("platform", pa.string()),
-        pa.field("offline", pa.bool_()),
-        pa.field("private_session", pa.bool_()),
+        *_PLAY_COLUMNS,
     ]
 )
 TABLE = "export_plays"
