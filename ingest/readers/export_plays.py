@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ingest.schemas import ENTITIES
 
-# The plays entity's columns as readers give them (no id, no ordinal yet), and what orders them.
+# The plays entity's columns as readers give them: no id and no ordinal yet.
 _PLAY_COLUMNS = [
     field.with_nullable(True)
     for field in ENTITIES["plays"]
@@ -42,7 +42,21 @@ _DUCKDB_TYPES = {
 }
 
 # Equal to ingest.identity.stable_hash(user_id, play_key, played_at.isoformat(), play_seq[,
-# precision]): the ids every earlier landing gave these plays.
+# precision]): the ids every earlier landing gave these plays. Account data's minute-rounded
+# time can equal extended history's exact one: the precision keeps their ids apart, so the better
+# source wins in int_plays_deduplicated.
+_PLAY_ID = """left(sha256(concat_ws(
+        chr(31),
+        user_id,
+        play_key,
+        strftime(played_at, '%Y-%m-%dT%H:%M:%S') || coalesce(
+            '.' || lpad(nullif(epoch_us(played_at) % 1000000, 0)::varchar, 6, '0'), ''
+        ),
+        play_seq::varchar,
+        case when played_at_precision <> 'second' then played_at_precision end
+    )), 24)"""
+# The plays entity's columns in its own order; the two given here, the rest as staged.
+_GIVEN = {"play_id": _PLAY_ID, "play_seq": "play_seq::integer"}
 _PLAYS_SQL = f"""
 with numbered as (
     select
@@ -56,32 +70,7 @@ with numbered as (
 )
 
 select
-    left(sha256(concat_ws(
-        chr(31),
-        user_id,
-        play_key,
-        strftime(played_at, '%Y-%m-%dT%H:%M:%S') || coalesce(
-            '.' || lpad(nullif(epoch_us(played_at) % 1000000, 0)::varchar, 6, '0'), ''
-        ),
-        play_seq::varchar,
-        case when played_at_precision <> 'second' then played_at_precision end
-    )), 24) as play_id,
-    user_id,
-    track_id,
-    track_name,
-    artist_name,
-    played_at,
-    played_at_precision,
-    play_seq::integer as play_seq,
-    ms_played,
-    content_type,
-    skipped,
-    reason_start,
-    reason_end,
-    shuffle,
-    platform,
-    offline,
-    private_session
+    {", ".join(f"{_GIVEN.get(f.name, f.name)} as {f.name}" for f in ENTITIES["plays"])}
 from numbered
 order by member_index, record_number
 """

@@ -181,7 +181,7 @@ classified as (
         -- Records the record path must judge (and may quarantine, with its reason).
         not coalesce(ts_is_utc_seconds, false)
             or played_at is null
-            or played_at < timestamp '2006-01-01'
+            or played_at < $launch
             or played_at > $latest
             or (ms_played_type is not null and ms_played_type <> 'UBIGINT')
             or (ms_played_type is not null and ms_played is null)
@@ -287,6 +287,7 @@ class ExtendedHistoryReader:
         self,
         staged: ExportPlays,
         *,
+        launch: datetime,
         latest: datetime,
         default_user: str,
         user_given: bool,
@@ -296,6 +297,7 @@ class ExtendedHistoryReader:
     ) -> None:
         self.staged = staged
         self.connection = staged.connection
+        self.launch = launch
         self.latest = latest
         self.default_user = default_user
         self.user_given = user_given
@@ -354,7 +356,7 @@ class ExtendedHistoryReader:
         try:
             self.connection.execute(
                 f"create or replace temp table extended_derived as {_DERIVED_SQL}",
-                {"latest": self.latest, "default_user": self.default_user},
+                {"launch": self.launch, "latest": self.latest, "default_user": self.default_user},
             )
         finally:
             self.connection.unregister("usernames")

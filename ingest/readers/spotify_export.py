@@ -437,6 +437,15 @@ def export_checksum(members: list[Member]) -> str:
     return digest.hexdigest()
 
 
+def _read_record_by_record(
+    reading: ExportReading, staged: ExportPlays, index: int, member: Member
+) -> None:
+    reading.member_index = index
+    _read_member(reading, member)
+    staged.add_rows(reading.rows)
+    reading.rows.clear()
+
+
 def _fed_resolver(reading: ExportReading, staged: ExportPlays) -> None:
     """Tracks named by extended history resolve account data read after them."""
     for track_id, track_name, artist_name in staged.named_tracks():
@@ -444,11 +453,14 @@ def _fed_resolver(reading: ExportReading, staged: ExportPlays) -> None:
 
 
 def _read_column_wise(
-    fast: ExtendedHistoryReader, reading: ExportReading, members: list[Member], scratch: Path
+    fast: ExtendedHistoryReader,
+    reading: ExportReading,
+    members: list[Member],
+    wanted: list[int],
+    scratch: Path,
 ) -> set[int]:
-    """Read the well-formed extended-history files column-wise, a batch of files at a time;
-    the indexes of those read (the rest need the record path)."""
-    wanted = [i for i, m in enumerate(members) if m.kind.startswith("extended")]
+    """Read the well-formed files of `wanted` (extended history) column-wise, a batch of files
+    at a time; the indexes of those read (the rest need the record path)."""
     done: set[int] = set()
     for start in range(0, len(wanted), FILES_PER_BATCH):
         files: dict[int, tuple[Path, bool]] = {}
@@ -500,6 +512,7 @@ def read_spotify_export(
         staged = ExportPlays(connection)
         fast = ExtendedHistoryReader(
             staged,
+            launch=SPOTIFY_LAUNCH,
             latest=latest,
             default_user=reading.user_id,
             user_given=reading.user_given,
@@ -507,23 +520,21 @@ def read_spotify_export(
             platforms=PLATFORMS,
             skip_reasons=SKIP_REASONS,
         )
+        # Extended history first (list_members puts it first): it names the tracks that
+        # resolve account data.
+        extended = [i for i, m in enumerate(members) if m.kind.startswith("extended")]
         read_column_wise = (
-            _read_column_wise(fast, reading, members, Path(scratch)) if column_wise else set()
+            _read_column_wise(fast, reading, members, extended, Path(scratch))
+            if column_wise
+            else set()
         )
-        fed = False
+        for index in extended:
+            if index not in read_column_wise:
+                _read_record_by_record(reading, staged, index, members[index])
+        _fed_resolver(reading, staged)
         for index, member in enumerate(members):
-            extended = member.kind.startswith("extended")
-            if not extended and not fed:
-                _fed_resolver(reading, staged)
-                fed = True
-            if index in read_column_wise:
-                continue
-            reading.member_index = index
-            _read_member(reading, member)
-            staged.add_rows(reading.rows)
-            reading.rows.clear()
-        if not fed:
-            _fed_resolver(reading, staged)
+            if index not in extended:
+                _read_record_by_record(reading, staged, index, member)
         reading.counts.update(staged.content_counts())
         plays, tracks = staged.plays(), staged.tracks()
     return ReadResult(
