@@ -110,8 +110,10 @@
     {%- if loads[0] == 1 -%}
         {{ return({'everything': true}) }}
     {%- endif -%}
-    {#- Tracks without a duration take the median of their completed plays: a new one moves
-        it for every play of the track. -#}
+    {#- Tracks without a duration take the median of their completed, not duplicated plays
+        (int_tracks_enriched): a new completed one moves it for every play of the track. A new
+        play cannot move it by making a completed play a duplicate: only extended history says
+        how a play ended, and it is the best source, which nothing duplicates. -#}
     {%- set observed_from = _scalar_row(
         "select min(plays.played_at)
         from " ~ ref('int_plays_deduplicated') ~ " as plays
