@@ -31,11 +31,7 @@ PLAY_COLUMNS = ENTITIES["plays"].names
 
 
 def _plays(lake: Lake) -> pa.Table:
-    files = [
-        str(path)
-        for path in sorted(lake.entity_dir("plays").glob("*.parquet"))
-        if path.stem in lake.committed_load_ids()
-    ]
+    files = [str(path) for path in lake.committed_files("plays")]
     return ds.dataset(files, format="parquet").to_table(columns=PLAY_COLUMNS)
 
 

@@ -133,15 +133,20 @@ class Lake:
         tables = [pq.read_table(path) for path in files]
         return pa.concat_tables(tables, promote_options="permissive")
 
+    def committed_files(self, entity: str) -> list[Path]:
+        """An entity's files of committed loads, in load order (not its schema file)."""
+        committed = self.committed_load_ids()
+        return [
+            path
+            for path in sorted(self.entity_dir(entity).glob("*.parquet"))
+            if path.stem in committed
+        ]
+
     def known_values(self, entity: str, column: str) -> set[str]:
         """Every value of one column of an entity across committed loads (ids already landed)."""
-        committed = self.committed_load_ids()
         values: set[str] = set()
-        for path in self.entity_dir(entity).glob("*.parquet"):
-            if path.stem in committed:
-                values.update(
-                    v for v in pq.read_table(path, columns=[column])[column].to_pylist() if v
-                )
+        for path in self.committed_files(entity):
+            values.update(v for v in pq.read_table(path, columns=[column])[column].to_pylist() if v)
         return values
 
     def committed_load_ids(self) -> set[str]:
@@ -253,11 +258,9 @@ class Lake:
     def _without_restated_profiles(self, profiles: pa.Table) -> tuple[pa.Table, int]:
         """Drop profile rows that restate the zone already in effect (a batch re-sending every
         listener's zone would otherwise look like a change, and rebuild all their days)."""
-        committed = self.committed_load_ids()
         landed = [
             pq.read_table(path, columns=["user_id", "time_zone", "set_at"])
-            for path in self.entity_dir(PROFILES_ENTITY).glob("*.parquet")
-            if path.stem in committed
+            for path in self.committed_files(PROFILES_ENTITY)
         ]
         in_effect: dict[str, tuple[datetime, str]] = {}
         for table in landed:

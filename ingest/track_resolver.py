@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from ingest.landing import SCHEMA_FILE, Lake
+from ingest.landing import Lake
 
 
 def _normalise(text: str | None) -> str:
@@ -47,15 +47,7 @@ class TrackResolver:
     def from_lake(cls, lake: Lake) -> TrackResolver:
         """Every track the lake's committed loads describe."""
         resolver = cls()
-        committed = lake.committed_load_ids()
-        folder = lake.entity_dir("tracks")
-        if not folder.exists():
-            return resolver
-        files = [
-            str(path)
-            for path in sorted(folder.glob("*.parquet"))
-            if path.name != SCHEMA_FILE and path.stem in committed
-        ]
+        files = [str(path) for path in lake.committed_files("tracks")]
         if not files:
             return resolver
         with duckdb.connect() as connection:
