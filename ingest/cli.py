@@ -68,11 +68,9 @@ def land_recommendations(settings: Settings, path: Path) -> LoadReport:
 
 
 def land_spotify_export(settings: Settings, path: Path, user: str | None) -> LoadReport:
-    from ingest.readers.spotify_export import read_spotify_export
-    from ingest.track_resolver import TrackResolver
+    from ingest.sources.spotify_export import read_spotify_export
 
-    lake = Lake(settings.lake_dir)
-    return lake.land(read_spotify_export(path, settings, TrackResolver.from_lake(lake), user))
+    return Lake(settings.lake_dir).land(read_spotify_export(path, settings, user))
 
 
 def spotify_client(settings: Settings):  # -> SpotifyClient (imported late: spotipy is slow)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from ingest.errors import SpotiflowError
 from ingest.identity import file_checksum, stable_hash
 from ingest.records import ReadResult
-from ingest.schemas import ENTITIES, lake_schema
+from ingest.schemas import ENTITIES, PLAY_TIME_COLUMNS, lake_schema
 
 SCHEMA_FILE = "_schema.parquet"
 MANIFEST_ENTITY = "loads"
@@ -57,6 +57,12 @@ def _earliest(table: pa.Table | None, column: str) -> datetime | None:
     if table is None or table.num_rows == 0:
         return None
     return pc.min(table[column]).as_py()
+
+
+def _earliest_play(tables: dict[str, pa.Table]) -> datetime | None:
+    times = [_earliest(tables.get(entity), column) for entity, column in PLAY_TIME_COLUMNS.items()]
+    known = [time for time in times if time is not None]
+    return min(known) if known else None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -238,7 +244,7 @@ class Lake:
                 "finished_at": _utcnow(),
                 "notes": json.dumps(notes, ensure_ascii=False) if notes else None,
                 "entities": ",".join(sorted(e for e, rows in entity_rows.items() if rows)),
-                "plays_from": _earliest(tables.get("plays"), "played_at"),
+                "plays_from": _earliest_play(tables),
                 "lists_from": _earliest(tables.get("recommendations"), "generated_at"),
             }
             manifest = pa.Table.from_pylist([manifest_row], schema=ENTITIES[MANIFEST_ENTITY])

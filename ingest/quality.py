@@ -46,9 +46,19 @@ CHECKS: dict[str, list[Check]] = {
         ("not_null", {"column": "play_id"}),
         ("not_null", {"column": "user_id"}),
         ("not_null", {"column": "played_at"}),
-        ("unique_together",
-         {"column_list": ["load_id", "user_id", "track_id", "played_at", "play_seq"]}),
+        # A landed play is one row per load: its id names it whatever it lacks (a track id).
+        ("unique_together", {"column_list": ["load_id", "play_id"]}),
     ],
+    # Export records as landed: one row per record of a file of a load.
+    **{
+        f"lake.spotify_export__{entity}": [
+            ("not_null", {"column": "user_id"}),
+            ("not_null", {"column": time_column}),
+            ("unique_together",
+             {"column_list": ["load_id", "source_file", "file_kind", "record_number"]}),
+        ]
+        for entity, time_column in (("extended_plays", "ts"), ("account_plays", "end_time"))
+    },
     "lake.audio_features": [("not_null", {"column": "track_id"}), *_features_in_unit_range()],
     "lake.recommendations": [
         *[("not_null", {"column": name})

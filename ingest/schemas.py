@@ -139,6 +139,69 @@ EXPERIMENT_ASSIGNMENTS = pa.schema(
     ]
 )
 
+# Spotify's data exports, landed as they say it (whitelisted keys under their own names, typed):
+# content type, track ids, skips, play ids and repeats are derived in dbt staging. Every row
+# names the file and record it came from.
+_EXPORT_LINEAGE = [
+    # The listener: a salted hash of the export's username (or of --user); never the name.
+    pa.field("user_id", pa.string(), nullable=False),
+    pa.field("source_file", pa.string(), nullable=False),
+    # Which kind of history file (ingest/sources/spotify_export/settings.py FILE_KINDS).
+    pa.field("file_kind", pa.string(), nullable=False),
+    pa.field("record_number", pa.int64(), nullable=False),
+]
+_EXTENDED_TEXT = (
+    "master_metadata_track_name",
+    "master_metadata_album_artist_name",
+    "master_metadata_album_album_name",
+    "spotify_track_uri",
+    "episode_name",
+    "episode_show_name",
+    "spotify_episode_uri",
+    "audiobook_title",
+    "audiobook_uri",
+    "audiobook_chapter_uri",
+    "audiobook_chapter_title",
+    "reason_start",
+    "reason_end",
+)
+SPOTIFY_EXPORT_EXTENDED_PLAYS = pa.schema(
+    [
+        *_EXPORT_LINEAGE,
+        # When the stream ended, UTC, to the second.
+        pa.field("ts", pa.timestamp("us"), nullable=False),
+        pa.field("ms_played", pa.int64()),
+        *[pa.field(name, pa.string()) for name in _EXTENDED_TEXT],
+        *[pa.field(name, pa.bool_()) for name in ("shuffle", "skipped", "offline")],
+        pa.field("incognito_mode", pa.bool_()),
+        # The device string's coarse family (android, ios, speaker, ...): the string itself can
+        # carry a persistent device id and never lands.
+        pa.field("platform_family", pa.string()),
+    ]
+)
+SPOTIFY_EXPORT_ACCOUNT_PLAYS = pa.schema(
+    [
+        *_EXPORT_LINEAGE,
+        # When the stream ended, UTC, to the minute.
+        pa.field("end_time", pa.timestamp("us"), nullable=False),
+        pa.field("ms_played", pa.int64()),
+        pa.field("artist_name", pa.string()),
+        pa.field("track_name", pa.string()),
+        pa.field("podcast_name", pa.string()),
+        pa.field("episode_name", pa.string()),
+    ]
+)
+# Tracks the account export names with their uri (YourLibrary.json, Playlist*.json): track
+# references only, never a playlist's name or anything else of the account.
+SPOTIFY_EXPORT_LIBRARY_TRACKS = pa.schema(
+    [
+        pa.field("track_name", pa.string()),
+        pa.field("artist_name", pa.string()),
+        pa.field("album_name", pa.string()),
+        pa.field("track_uri", pa.string(), nullable=False),
+    ]
+)
+
 REJECTS = pa.schema(
     [
         pa.field("source_file", pa.string(), nullable=False),
@@ -179,8 +242,19 @@ ENTITIES: dict[str, pa.Schema] = {
     "coverage_gaps": COVERAGE_GAPS,
     "user_profiles": USER_PROFILES,
     "experiment_assignments": EXPERIMENT_ASSIGNMENTS,
+    "spotify_export__extended_plays": SPOTIFY_EXPORT_EXTENDED_PLAYS,
+    "spotify_export__account_plays": SPOTIFY_EXPORT_ACCOUNT_PLAYS,
+    "spotify_export__library_tracks": SPOTIFY_EXPORT_LIBRARY_TRACKS,
     "rejects": REJECTS,
     "loads": LOADS,
+}
+
+# The column that places an entity's rows in time, for entities that hold plays (the manifest
+# records each load's earliest play, which incremental builds start from).
+PLAY_TIME_COLUMNS: dict[str, str] = {
+    "plays": "played_at",
+    "spotify_export__extended_plays": "ts",
+    "spotify_export__account_plays": "end_time",
 }
 
 

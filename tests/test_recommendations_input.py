@@ -32,17 +32,19 @@ def test_csv_rows_are_typed_and_bad_rows_rejected(tmp_path: Path) -> None:
         "knn,2,r1,yesterday,u1,s1,3,t3,0.5",
         "knn,2,r1,2024-04-08,u1,s1,1,t9,0.1",
         "knn,2,,2024-04-08,u1,s1,4,t4,0.1",
+        "knn,2,r1,2024-04-08,u1,s1,1,t9,0.2",
     )
     result = read_recommendations(path)
-    assert (result.rows_in, result.rows_landed) == (6, 2)
+    # A tie (t1 and t9 both rank 1) keeps both; the same track at the same rank again does not.
+    assert (result.rows_in, result.rows_landed) == (7, 3)
     rows = result.tables["recommendations"].to_pylist()
     assert rows[0]["generated_at"] == rows[1]["generated_at"]  # both 2024-04-08 00:00 UTC
     assert rows[1]["score"] is None and rows[0]["variant"] is None
     assert {r.line: r.reason for r in result.rejects} == {
         4: "rank '0' is not a positive whole number",
         5: "generated_at 'yesterday' is not an ISO-8601 timestamp",
-        6: "duplicates (run_id, user_id, seed_track_id, rank) of line 2",
         7: "run_id is empty",
+        8: "duplicates (run_id, user_id, seed_track_id, rank, recommended_track_id) of line 6",
     }
 
 

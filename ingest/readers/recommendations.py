@@ -23,7 +23,9 @@ KIND = "recommendations"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 REQUIRED = [field.name for field in RECOMMENDATIONS if not field.nullable]
 OPTIONAL = [field.name for field in RECOMMENDATIONS if field.nullable]
-KEY = ("run_id", "user_id", "seed_track_id", "rank")
+# Equal ranks are kept (positions break them by track id); the same track at the same rank twice
+# is one row.
+KEY = ("run_id", "user_id", "seed_track_id", "rank", "recommended_track_id")
 
 
 def _text(column: str, value: object, *, required: bool) -> str | None:
@@ -111,7 +113,7 @@ def read_recommendations(path: Path) -> ReadResult:
             if key in first_seen:
                 where = "row" if is_parquet else "line"
                 raise FieldError(
-                    "duplicates (run_id, user_id, seed_track_id, rank) "
+                    "duplicates (run_id, user_id, seed_track_id, rank, recommended_track_id) "
                     f"of {where} {first_seen[key]}"
                 )
             first_seen[key] = line

@@ -4,7 +4,9 @@
   observed duration, close an accuracy window. So an incremental model does not append what is
   new; it deletes and rebuilds everything from the earliest point the new loads can reach:
 
-  - plays:     from the new loads' earliest play, less the duplicate-play window;
+  - plays:     from the new loads' earliest play, less the duplicate-play window, and from the
+               earliest play without a track id of its own when the new loads name tracks
+               (they may resolve it);
   - listening: the same, and from the first play of any track whose observed duration the new
                plays move; a load that changed tracks, audio features or a time zone rebuilds
                everything (those reach any play);
@@ -98,13 +100,28 @@
                     or loaded_entities like '%audio_features%'
                     or loaded_entities like '%user_profiles%'
                 then 1 else 0 end),
-            min(plays_from)
+            min(plays_from),
+            max(case
+                when loaded_entities like '%tracks%'
+                    or loaded_entities like '%spotify_export__extended_plays%'
+                then 1 else 0 end)
         from (" ~ new_loads ~ ") as new_loads"
     ) -%}
     {%- set plays_from = none if loads[1] is none
         else loads[1] - modules.datetime.timedelta(seconds=var('duplicate_play_window_seconds'))
     -%}
-    {%- if kind == 'plays' or plays_from is none and loads[0] != 1 -%}
+    {%- if kind == 'plays' -%}
+        {#- Newly named tracks can resolve any play that had no track id, however old. -#}
+        {%- set unresolved_from = none -%}
+        {%- if loads[2] == 1 -%}
+            {%- set unresolved_from = _scalar_row(
+                "select min(played_at) from " ~ this
+                ~ " where track_resolution in ('name', 'ambiguous', 'unresolved')"
+            )[0] -%}
+        {%- endif -%}
+        {{ return(_play_window(_earliest([plays_from, unresolved_from]))) }}
+    {%- endif -%}
+    {%- if plays_from is none and loads[0] != 1 -%}
         {{ return(_play_window(plays_from)) }}
     {%- endif -%}
     {%- if loads[0] == 1 -%}
@@ -123,7 +140,7 @@
             tracks.duration_source = 'observed'
             and plays.track_id in (
                 select new_plays.track_id
-                from " ~ ref('stg_lake__plays') ~ " as new_plays
+                from " ~ ref('int_plays_unioned') ~ " as new_plays
                 where
                     new_plays.played_at >= " ~ _timestamp_literal(plays_from) ~ "
                     and new_plays.reason_end = 'trackdone'

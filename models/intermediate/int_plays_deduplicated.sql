@@ -13,10 +13,16 @@ with
 
 plays as (
 
-    select * from {{ ref('stg_lake__plays') }}
+    select * from {{ ref('int_plays_unioned') }}
     -- A rebuilt play's duplicate may lie up to the window before it.
     where
         {{ in_rebuild_window(rebuild, 'played_at', 'played_at', earlier_by_seconds=window) }}
+
+),
+
+tracks as (
+
+    select * from {{ ref('int_tracks_merged') }}
 
 ),
 
@@ -26,11 +32,55 @@ source_priority as (
 
 ),
 
+-- Every distinct (name, artist) of these plays and of the known tracks, normalised once
+-- (macro track_match_key: NFKC, case-folded, whitespace collapsed, first artist).
+names as (
+
+    select
+        track_name,
+        artist_name,
+        {{ track_match_key('track_name', 'artist_name') }} as match_key
+
+    from (
+        select
+            track_name,
+            coalesce(artist_name, '') as artist_name
+        from plays
+        where track_name is not null
+        union
+        select
+            track_name,
+            coalesce(artist_name, '') as artist_name
+        from tracks
+        where track_name is not null
+    ) as distinct_names
+
+),
+
+-- The tracks each name could be. Several tracks of one name and first artist (an album track
+-- and its single) make the match ambiguous: the smallest id is taken, and the play says so.
+candidates as (
+
+    select
+        names.match_key,
+        min(tracks.track_id) as track_id,
+        count(distinct tracks.track_id) as candidate_count
+
+    from tracks
+    inner join names
+        on
+            tracks.track_name = names.track_name
+            and coalesce(tracks.artist_name, '') = names.artist_name
+    group by names.match_key
+
+),
+
 prioritised as (
 
     select
         plays.*,
-        coalesce(source_priority.priority, 1000) as source_priority
+        coalesce(source_priority.priority, 1000) as source_priority,
+        coalesce(source_priority.repeats_are_duplicates, false) as repeats_are_duplicates
 
     from plays
     left join source_priority
@@ -40,31 +90,98 @@ prioritised as (
 
 ),
 
--- Only users with plays from more than one source can have a play twice: the self-join below
--- never touches single-source users, however many plays they have.
+-- A play without a track id (account data, the 2020 vintage, local files) takes the id of the
+-- known track of its name and artist, whatever landed first.
+resolved as (
+
+    select
+        prioritised.*,
+        names.match_key,
+        case
+            when prioritised.track_id is not null then prioritised.track_id
+            when prioritised.content_type = 'music' then candidates.track_id
+        end as resolved_track_id,
+        case
+            when prioritised.track_id is not null then 'track_id'
+            when prioritised.content_type <> 'music' then 'not_music'
+            when candidates.track_id is null then 'unresolved'
+            when candidates.candidate_count > 1 then 'ambiguous'
+            else 'name'
+        end as track_resolution,
+        -- What two sources must share to be one play: the normalised name and first artist
+        -- where the play names them (both sides of an account-versus-extended pair do, while
+        -- an id may be the album's or the single's), else the track id.
+        coalesce(names.match_key, prioritised.track_id) as identity_key
+
+    from prioritised
+    left join names
+        on
+            prioritised.track_name = names.track_name
+            and coalesce(prioritised.artist_name, '') = names.artist_name
+    left join candidates
+        on names.match_key = candidates.match_key
+
+),
+
+-- One source reporting the same play twice (an offline play in extended history, same end
+-- second and track): the longest is the play, the rest are its repeats.
+repeat_ranked as (
+
+    select
+        play_id,
+        row_number() over (
+            partition by user_id, source, played_at, identity_key
+            order by coalesce(ms_played, -1) desc, play_id
+        ) as repeat_rank,
+        first_value(play_id) over (
+            partition by user_id, source, played_at, identity_key
+            order by coalesce(ms_played, -1) desc, play_id
+            rows between unbounded preceding and unbounded following
+        ) as first_play_id
+
+    from resolved
+    where repeats_are_duplicates and identity_key is not null
+
+),
+
+repeats as (
+
+    select
+        play_id,
+        first_play_id
+
+    from repeat_ranked
+    where repeat_rank > 1
+
+),
+
+-- Only users with plays from more than one source can have a play twice across sources: the
+-- self-join below never touches single-source users, however many plays they have.
 multi_source_users as (
 
     select user_id
 
-    from prioritised
+    from resolved
     group by user_id
     having count(distinct source_priority) > 1
 
 ),
 
-candidates as (
+cross_source_candidates as (
 
-    select prioritised.*
+    select resolved.*
 
-    from prioritised
+    from resolved
     inner join multi_source_users
-        on prioritised.user_id = multi_source_users.user_id
-    where prioritised.track_id is not null
+        on resolved.user_id = multi_source_users.user_id
+    where
+        resolved.identity_key is not null
+        and resolved.play_id not in (select repeats.play_id from repeats)
 
 ),
 
--- A play repeats a better source's play of the same track within the window. Rows of one
--- source never match each other: a track played twice in a row stays two plays.
+-- A play repeats a better source's play of the same identity within the window. Rows of one
+-- source never match each other here: a track played twice in a row stays two plays.
 matches as (
 
     select
@@ -74,11 +191,11 @@ matches as (
         abs({{ dbt.datediff('better.played_at', 'candidate.played_at', 'second') }})
             as seconds_apart
 
-    from candidates as candidate
-    inner join candidates as better
+    from cross_source_candidates as candidate
+    inner join cross_source_candidates as better
         on
             candidate.user_id = better.user_id
-            and candidate.track_id = better.track_id
+            and candidate.identity_key = better.identity_key
             and candidate.source_priority > better.source_priority
             and better.played_at >= {{ dbt.dateadd('second', -window, 'candidate.played_at') }}
             and better.played_at <= {{ dbt.dateadd('second', window, 'candidate.played_at') }}
@@ -95,35 +212,48 @@ best_matches as (
 final as (
 
     select
-        prioritised.play_id,
-        prioritised.user_id,
-        prioritised.track_id,
-        prioritised.track_name,
-        prioritised.artist_name,
-        prioritised.played_at,
-        prioritised.played_at_precision,
-        prioritised.play_seq,
-        prioritised.ms_played,
-        prioritised.content_type,
-        prioritised.is_skipped,
-        prioritised.reason_start,
-        prioritised.reason_end,
-        prioritised.is_shuffle,
-        prioritised.platform,
-        prioritised.is_offline,
-        prioritised.is_private_session,
-        prioritised.source,
-        prioritised.source_priority,
-        prioritised.load_id,
-        best_matches.kept_play_id as duplicate_of_play_id,
-        best_matches.kept_source as duplicate_of_source,
-        best_matches.seconds_apart as duplicate_seconds_apart,
-        best_matches.kept_play_id is not null as is_duplicate
+        resolved.play_id,
+        resolved.user_id,
+        resolved.resolved_track_id as track_id,
+        resolved.track_resolution,
+        resolved.track_name,
+        resolved.artist_name,
+        resolved.played_at,
+        resolved.played_at_precision,
+        resolved.play_seq,
+        resolved.ms_played,
+        resolved.content_type,
+        resolved.is_skipped,
+        resolved.reason_start,
+        resolved.reason_end,
+        resolved.is_shuffle,
+        resolved.platform,
+        resolved.is_offline,
+        resolved.is_private_session,
+        resolved.source,
+        resolved.source_priority,
+        resolved.load_id,
+        coalesce(repeats.first_play_id, best_matches.kept_play_id) as duplicate_of_play_id,
+        case
+            when repeats.play_id is not null then resolved.source
+            else best_matches.kept_source
+        end as duplicate_of_source,
+        case
+            when repeats.play_id is not null then 0
+            else best_matches.seconds_apart
+        end as duplicate_seconds_apart,
+        case
+            when repeats.play_id is not null then 'repeated_record'
+            when best_matches.play_id is not null then 'cross_source'
+        end as duplicate_reason,
+        repeats.play_id is not null or best_matches.play_id is not null as is_duplicate
 
-    from prioritised
+    from resolved
+    left join repeats
+        on resolved.play_id = repeats.play_id
     left join best_matches
-        on prioritised.play_id = best_matches.play_id
-    where {{ in_rebuild_window(rebuild, 'prioritised.played_at', 'played_at') }}
+        on resolved.play_id = best_matches.play_id
+    where {{ in_rebuild_window(rebuild, 'resolved.played_at', 'played_at') }}
 
 )
 

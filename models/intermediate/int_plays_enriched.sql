@@ -5,7 +5,7 @@
     )
 }}
 
--- depends_on: {{ ref('stg_lake__loads') }}, {{ ref('stg_lake__plays') }}
+-- depends_on: {{ ref('stg_lake__loads') }}, {{ ref('int_plays_unioned') }}
 {%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
 
 with

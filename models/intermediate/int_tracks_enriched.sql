@@ -2,7 +2,7 @@ with
 
 tracks as (
 
-    select * from {{ ref('stg_lake__tracks') }}
+    select * from {{ ref('int_tracks_merged') }}
 
 ),
 

@@ -14,6 +14,7 @@ final as (
         track_id,
         played_at,
         source,
+        duplicate_reason,
         duplicate_of_play_id,
         duplicate_of_source,
         duplicate_seconds_apart,

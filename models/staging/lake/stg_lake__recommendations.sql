@@ -31,7 +31,7 @@ deduplicated as (
 
     {{ deduplicate(
         'renamed',
-        'run_id, user_id, seed_track_id, recommendation_rank',
+        'run_id, user_id, seed_track_id, recommendation_rank, recommended_track_id',
         'loaded_at desc, load_id desc'
     ) }}
 

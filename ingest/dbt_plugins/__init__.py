@@ -1,0 +1,1 @@
+"""dbt-duckdb plugins: functions DuckDB lacks, registered on every connection dbt opens."""

@@ -1,0 +1,163 @@
+"""History files parsed by DuckDB's JSON reader: one record per array element, as JSON.
+
+Each element lands in the temp table `history_records` (member_index, record_number, record)
+whatever it is (an object, a list, a number): what a record must hold is judged afterwards, in
+SQL, once (records.py). Files DuckDB refuses whole (cut off mid-array, a lone UTF-16 surrogate,
+not an array at all) are mended first: their complete records are re-written as a clean array,
+and what could not be read becomes one problem for the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+RECORDS_TABLE = "history_records"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass
+class FileOutcome:
+    """What reading one file gave: its record count, and what could not be read."""
+
+    records: int = 0
+    problem: str | None = None
+    empty: bool = False
+
+
+def create_records_table(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute(
+        f"create or replace temp table {RECORDS_TABLE} "
+        "(member_index integer, record_number bigint, record json)"
+    )
+
+
+def _is_blank(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+        return not head.lstrip(b"\xef\xbb\xbf \t\r\n") and not handle.read(1)
+
+
+def _insert(connection: duckdb.DuckDBPyConnection, files: dict[int, Path]) -> None:
+    """Every element of the files' arrays, numbered within its file; raises if DuckDB cannot."""
+    connection.execute(
+        "create or replace temp table json_read as select filename, json as record "
+        "from read_json($paths, format = 'array', records = false, "
+        "columns = {'json': 'JSON'}, filename = true)",
+        {"paths": [str(path) for path in files.values()]},
+    )
+    listing = [(index, str(path)) for index, path in files.items()]
+    connection.execute("create or replace temp table json_files (member_index integer, path text)")
+    connection.executemany("insert into json_files values (?, ?)", listing)
+    # The table keeps the reader's order: rowid numbers each file's records in file order.
+    connection.execute(
+        f"""
+        insert into {RECORDS_TABLE}
+        select
+            files.member_index,
+            read.rowid - min(read.rowid) over (partition by read.filename) + 1,
+            read.record
+        from json_read as read
+        inner join json_files as files on read.filename = files.path
+        """
+    )
+    connection.execute("drop table json_read")
+
+
+def _salvage(text: str) -> tuple[list[Any], str]:
+    """The complete records before the point where a cut-off array breaks."""
+    decoder = json.JSONDecoder()
+    position = text.find("[")
+    records: list[Any] = []
+    if position < 0:
+        return records, "is not JSON (no array found)"
+    position += 1
+    while True:
+        while position < len(text) and text[position] in " \t\r\n,":
+            position += 1
+        if position >= len(text):
+            break
+        if text[position] == "]":
+            return records, ""
+        try:
+            record, position = decoder.raw_decode(text, position)
+        except (json.JSONDecodeError, RecursionError):
+            break
+        records.append(record)
+    return records, (
+        f"is cut off: JSON breaks at character {position} after {len(records)} complete "
+        "record(s), which landed"
+    )
+
+
+def _kind_name(value: object) -> str:
+    return {dict: "an object", str: "a string"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _mended(path: Path, scratch: Path) -> tuple[Path | None, str | None]:
+    """A clean copy of a file DuckDB refused, and what of it could not be read."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, f"is not UTF-8 (byte {exc.start})"
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        records, problem = _salvage(text)
+    else:
+        if not isinstance(value, list):
+            return None, f"is not a JSON array but {_kind_name(value)}"
+        records, problem = value, ""
+    try:
+        clean = json.dumps(records, ensure_ascii=False)
+    except (RecursionError, ValueError):
+        return None, "holds records nested too deeply to read"
+    target = scratch / f"mended-{path.name}"
+    # A lone surrogate is no character at all: U+FFFD marks where it was.
+    target.write_text(_LONE_SURROGATE.sub("\ufffd", clean), encoding="utf-8")
+    return target, problem or None
+
+
+def read_history_files(
+    connection: duckdb.DuckDBPyConnection, files: dict[int, Path], scratch: Path
+) -> dict[int, FileOutcome]:
+    """Fill `history_records` with the files' records {member index: path}."""
+    outcomes = {index: FileOutcome() for index in files}
+    readable = {}
+    for index, path in files.items():
+        if _is_blank(path):
+            outcomes[index].empty = True
+        else:
+            readable[index] = path
+    try:
+        if readable:
+            _insert(connection, readable)
+    except duckdb.Error:
+        for index, path in readable.items():
+            try:
+                _insert(connection, {index: path})
+                continue
+            except duckdb.Error:
+                pass
+            mended, problem = _mended(path, scratch)
+            outcomes[index].problem = problem
+            if mended is not None:
+                try:
+                    _insert(connection, {index: mended})
+                except duckdb.Error:
+                    outcomes[index].problem = "is not JSON that can be read"
+                mended.unlink()
+    counts = connection.execute(
+        f"select member_index, count(*) from {RECORDS_TABLE} "
+        "where member_index in (select unnest($members)) group by member_index",
+        {"members": list(files)},
+    ).fetchall()
+    for index, count in counts:
+        outcomes[index].records = count
+    return outcomes

@@ -1,0 +1,105 @@
+"""The files of an export that SpotiFlow reads, whether mailed (zip) or unpacked (folder).
+
+Only the files named in settings.FILE_KINDS are opened; Identity.json, Payments.json,
+Inferences.json and the rest are never read. A zip's members are unpacked once each into a
+scratch folder, because DuckDB reads files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ingest.errors import InputFileError
+from ingest.sources.spotify_export.settings import FILE_KINDS, HISTORY_KINDS
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of an export, on disk (unpacked from the zip if need be)."""
+
+    name: str  # the file's base name: the same whether zipped or unpacked
+    kind: str  # a FILE_KINDS name
+    path: Path
+
+    @property
+    def is_history(self) -> bool:
+        return self.kind in HISTORY_KINDS
+
+
+def kind_of(name: str) -> str | None:
+    for kind, pattern in FILE_KINDS:
+        if pattern.match(name):
+            return kind
+    return None
+
+
+def _hidden(parts: tuple[str, ...]) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
+
+
+def _from_folder(folder: Path) -> list[Member]:
+    members = []
+    for file in sorted(folder.rglob("*.json")):
+        kind = kind_of(file.name)
+        if kind and file.is_file() and not _hidden(file.relative_to(folder).parts):
+            members.append(Member(file.name, kind, file))
+    return members
+
+
+def _from_zip(archive_path: Path, scratch: Path) -> list[Member]:
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            wanted = []
+            for info in sorted(archive.infolist(), key=lambda i: i.filename):
+                posix = PurePosixPath(info.filename)
+                kind = kind_of(posix.name)
+                if not info.is_dir() and kind and not _hidden(posix.parts):
+                    wanted.append((info, kind, posix.name))
+            members = []
+            for number, (info, kind, name) in enumerate(wanted):
+                # Numbered: two folders of one zip may hold files of the same name.
+                target = scratch / f"{number:05d}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+                with archive.open(info) as source, target.open("wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
+                members.append(Member(name, kind, target))
+            return members
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError) as exc:
+        raise InputFileError(archive_path, f"is not a readable zip ({exc})") from None
+
+
+def list_members(path: Path, scratch: Path) -> list[Member]:
+    """The export's files SpotiFlow reads; a clear error when it is no export at all."""
+    if path.is_dir():
+        members = _from_folder(path)
+    elif path.is_file() and zipfile.is_zipfile(path):
+        members = _from_zip(path, scratch)
+    elif path.is_file() and kind_of(path.name):
+        members = [Member(path.name, kind_of(path.name) or "", path)]
+    elif path.exists():
+        raise InputFileError(
+            path, "is neither a Spotify export zip, its folder, nor a history file"
+        )
+    else:
+        raise InputFileError(path, "does not exist")
+    if not any(member.is_history for member in members):
+        raise InputFileError(
+            path,
+            "holds no streaming history (StreamingHistory_music_N.json, "
+            "Streaming_History_Audio_*.json or endsong_N.json): is this a Spotify data export?",
+        )
+    return members
+
+
+def export_checksum(members: list[Member]) -> str:
+    """A digest of the read files' names and bytes: a zip and its folder are one input."""
+    digest = hashlib.sha256()
+    for member in sorted(members, key=lambda m: (m.name, m.kind)):
+        digest.update(f"{member.name}\x1f{member.path.stat().st_size}\x1f".encode())
+        with member.path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

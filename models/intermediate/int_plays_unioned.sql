@@ -1,0 +1,41 @@
+{{ config(materialized='view') }}
+
+{%- set columns = [
+    'play_id', 'user_id', 'track_id', 'track_name', 'artist_name', 'played_at',
+    'played_at_precision', 'play_seq', 'ms_played', 'content_type', 'is_skipped',
+    'reason_start', 'reason_end', 'is_shuffle', 'platform', 'is_offline',
+    'is_private_session', 'source', 'load_id', 'loaded_at',
+] %}
+
+with
+
+lake_plays as (
+
+    select * from {{ ref('stg_lake__plays') }}
+
+),
+
+extended_plays as (
+
+    select * from {{ ref('stg_spotify_export__extended_plays') }}
+
+),
+
+account_plays as (
+
+    select * from {{ ref('stg_spotify_export__account_plays') }}
+
+),
+
+-- Every source's plays in one shape; adding a source is one more import and one more branch.
+unioned as (
+
+    {% for relation in ['lake_plays', 'extended_plays', 'account_plays'] %}
+        select {{ columns | join(', ') }}
+        from {{ relation }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+)
+
+select * from unioned
