@@ -1,8 +1,13 @@
-"""The great-expectations checkpoint over the landed data and the marts.
+"""The great-expectations checkpoint: what dbt's tests cannot see.
+
+dbt tests the models (grain, ranges, relationships). This checkpoint checks the lake as landed,
+committed loads only, before any model reads it, and reconciles the lake, its manifest and the
+marts with each other: every rejected row is in the lake, every load reaches the marts, every
+landed play is counted once or listed as a duplicate. A failure names the data set, the check,
+how many rows fail and an example row (by its key columns).
 
 GX's SQL datasource cannot validate DuckDB (it closes the pooled connection before fetching), so
-each data set is read from DuckDB into a pandas frame and validated there. The expectations are
-data (CHECKS below): one table says what is checked where.
+each data set is read into a pandas frame and validated there. The checks are data (CHECKS).
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from ingest.schemas import AUDIO_FEATURES
+from ingest.landing import Lake
+from ingest.schemas import AUDIO_FEATURES, lake_schema
 from ingest.settings import Settings
 from ingest.warehouse import connect, require_marts
 
@@ -32,78 +40,105 @@ KINDS: dict[str, tuple[str, str]] = {
 
 Check = tuple[str, dict[str, Any]]
 
+# The export records of one load: one row per record of a file.
+_EXPORT_RECORDS: list[Check] = [
+    ("not_null", {"column": "user_id"}),
+    ("unique_together", {"column_list": ["load_id", "source_file", "file_kind", "record_number"]}),
+]
 
-def _features_in_unit_range(prefix: str = "") -> list[Check]:
-    return [("between", {"column": f"{prefix}{name}", "min_value": 0, "max_value": 1})
-            for name in AUDIO_FEATURES]  # fmt: skip
-
-
-ROWS_ACCOUNTED: Check = ("equal", {"column_A": "rows_in", "column_B": "rows_accounted"})
-
-# Data set -> what must hold. Lake data sets are read from Parquet, marts from the warehouse.
+# Data set -> what must hold. `lake.<entity>` is the entity's committed files as landed;
+# `reconcile.*` are built by RECONCILIATIONS below from the lake, its manifest and the marts.
 CHECKS: dict[str, list[Check]] = {
     "lake.plays": [
         ("not_null", {"column": "play_id"}),
         ("not_null", {"column": "user_id"}),
         ("not_null", {"column": "played_at"}),
-        # A landed play is one row per load: its id names it whatever it lacks (a track id).
+        # A landed play is one row of its load: its id names it, whatever it lacks.
         ("unique_together", {"column_list": ["load_id", "play_id"]}),
     ],
-    # Export records as landed: one row per record of a file of a load.
-    **{
-        f"lake.spotify_export__{entity}": [
-            ("not_null", {"column": "user_id"}),
-            ("not_null", {"column": time_column}),
-            ("unique_together",
-             {"column_list": ["load_id", "source_file", "file_kind", "record_number"]}),
-        ]
-        for entity, time_column in (("extended_plays", "ts"), ("account_plays", "end_time"))
-    },
-    "lake.audio_features": [("not_null", {"column": "track_id"}), *_features_in_unit_range()],
+    "lake.spotify_export__extended_plays": [*_EXPORT_RECORDS, ("not_null", {"column": "ts"})],
+    "lake.spotify_export__account_plays": [
+        *_EXPORT_RECORDS, ("not_null", {"column": "end_time"}),
+    ],
+    "lake.audio_features": [
+        ("not_null", {"column": "track_id"}),
+        *[("between", {"column": name, "min_value": 0, "max_value": 1})
+          for name in AUDIO_FEATURES],
+    ],
     "lake.recommendations": [
         *[("not_null", {"column": name})
           for name in ("run_id", "user_id", "seed_track_id", "recommended_track_id")],
         ("between", {"column": "rank", "min_value": 1, "max_value": None}),
+        ("unique_together", {"column_list": ["load_id", "run_id", "user_id", "seed_track_id",
+                                             "rank", "recommended_track_id"]}),
     ],
-    "lake.loads": [("unique", {"column": "load_id"}), ROWS_ACCOUNTED],
-    "marts.fct_plays": [
-        ("not_null", {"column": "play_id"}),
-        ("unique", {"column": "play_id"}),
-        ("not_null", {"column": "user_id"}),
-        ("between", {"column": "minutes_played", "min_value": 0, "max_value": None}),
-        ("in_set", {"column": "content_type",
-                    "value_set": ["music", "podcast", "audiobook", "video", "unknown"]}),
-        ("between", {"column": "completion_ratio", "min_value": 0, "max_value": 1}),
-        *_features_in_unit_range(),
+    "lake.loads": [
+        ("unique", {"column": "load_id"}),
+        ("equal", {"column_A": "rows_in", "column_B": "rows_accounted"}),
     ],
-    "marts.dim_tracks": [
-        ("not_null", {"column": "track_id"}),
-        ("unique", {"column": "track_id"}),
-        *_features_in_unit_range(),
+    "reconcile.loads": [
+        ("equal", {"column_A": "rows_rejected", "column_B": "rejects_in_lake"}),
+        ("in_set", {"column": "in_marts", "value_set": [True]}),
     ],
-    "marts.fct_daily_listening": [
-        ("unique_together", {"column_list": ["user_id", "listen_date"]}),
-        ("between", {"column": "minutes_listened", "min_value": 0, "max_value": None}),
-        *[("between", {"column": name, "min_value": 0, "max_value": 1})
-          for name in ("energy_score", "musicality_score", "positivity_score",
-                       "skip_rate", "completion_rate")],
+    "reconcile.plays": [
+        ("equal", {"column_A": "plays_landed", "column_B": "plays_in_marts"}),
     ],
-    "marts.fct_predicted_vs_actual": [
-        ("not_null", {"column": "user_id"}),
-        ("between", {"column": "predicted_value", "min_value": 0, "max_value": 1}),
-        ("between", {"column": "actual_value", "min_value": 0, "max_value": 1}),
-    ],
-    "marts.fct_recommendation_accuracy": [
-        ("unique_together", {"column_list": ["run_id", "user_id", "seed_track_id"]}),
-        *[("between", {"column": name, "min_value": 0, "max_value": 1})
-          for name in ("precision_at_k", "recall_at_k", "ndcg_at_k", "reciprocal_rank")],
-    ],
-    "marts.fct_experiment_results": [
-        ("not_null", {"column": "variant"}),
-        ("between", {"column": "p_value", "min_value": 0, "max_value": 1}),
-    ],
-    "marts.fct_loads": [ROWS_ACCOUNTED],
 }  # fmt: skip
+
+# The columns that name a failing row in a data set's examples.
+KEYS: dict[str, list[str]] = {
+    "lake.plays": ["load_id", "play_id"],
+    "lake.spotify_export__extended_plays": ["load_id", "source_file", "record_number"],
+    "lake.spotify_export__account_plays": ["load_id", "source_file", "record_number"],
+    "lake.audio_features": ["load_id", "track_id"],
+    "lake.recommendations": ["load_id", "run_id", "user_id", "seed_track_id"],
+    "lake.loads": ["load_id", "source_file"],
+    "reconcile.loads": ["load_id", "source_file"],
+    "reconcile.plays": ["source"],
+}
+
+# Reconciliations over the warehouse connection, the lake's committed files registered as
+# lake_<entity> views.
+RECONCILIATIONS: dict[str, str] = {
+    # Each load's rejected rows are in the lake, and the load reached the marts.
+    "reconcile.loads": """
+        select
+            loads.load_id,
+            loads.source_file,
+            loads.rows_rejected,
+            coalesce(rejects.rejects_in_lake, 0) as rejects_in_lake,
+            marts_loads.load_id is not null as in_marts
+        from lake_loads as loads
+        left join (
+            select load_id, count(*) as rejects_in_lake from lake_rejects group by load_id
+        ) as rejects on loads.load_id = rejects.load_id
+        left join marts.fct_loads as marts_loads on loads.load_id = marts_loads.load_id
+    """,
+    # Every play the warehouse staged from the lake is counted once: in fct_plays, or in
+    # fct_duplicate_plays as the repeat of one that is.
+    "reconcile.plays": """
+        with landed as (
+            select source, count(distinct play_id) as plays_landed
+            from intermediate.int_plays_unioned
+            group by source
+        ),
+
+        counted as (
+            select source, count(*) as plays from marts.fct_plays group by source
+            union all
+            select source, count(*) as plays from marts.fct_duplicate_plays group by source
+        )
+
+        select
+            coalesce(landed.source, counted.source) as source,
+            coalesce(max(landed.plays_landed), 0) as plays_landed,
+            cast(coalesce(sum(counted.plays), 0) as bigint) as plays_in_marts
+        from landed
+        full outer join counted on landed.source = counted.source
+        group by coalesce(landed.source, counted.source)
+    """,
+}
+MARTS_READ = ("fct_loads", "fct_plays", "fct_duplicate_plays")
 
 
 @dataclass
@@ -136,35 +171,55 @@ class QualityReport:
         return "\n  ".join([f"{head}, {len(failures)} failed:", *failures])
 
 
+def _register_lake(connection: duckdb.DuckDBPyConnection, lake: Lake, entity: str) -> None:
+    """lake_<entity>: the entity's committed files, read by path (no glob), for this
+    connection only."""
+    tables = [pq.read_table(path) for path in lake.committed_files(entity)]
+    table = pa.concat_tables(
+        [lake_schema(entity).empty_table(), *tables], promote_options="permissive"
+    )
+    connection.register(f"lake_{entity}", table)
+
+
 def _read_frames(settings: Settings) -> dict[str, pd.DataFrame]:
+    lake = Lake(settings.lake_dir)
     frames: dict[str, pd.DataFrame] = {}
-    with duckdb.connect() as lake:
+    with connect(settings) as connection:
+        require_marts(connection, *MARTS_READ)
+        entities = {name.split(".")[1] for name in CHECKS if name.startswith("lake.")}
+        for entity in sorted(entities | {"rejects"}):
+            _register_lake(connection, lake, entity)
         for name in CHECKS:
             layer, entity = name.split(".")
-            if layer != "lake":
-                continue
-            pattern = str(settings.lake_dir / entity / "*.parquet").replace("'", "''")
-            frames[name] = lake.sql(
-                f"select * from read_parquet('{pattern}', union_by_name = true)"
-            ).df()
-    marts = [name.split(".")[1] for name in CHECKS if name.startswith("marts.")]
-    with connect(settings) as warehouse:
-        require_marts(warehouse, *marts)
-        for mart in marts:
-            frames[f"marts.{mart}"] = warehouse.sql(f"select * from marts.{mart}").df()
-    for name, frame in frames.items():
-        if "rows_in" in frame.columns:
-            # GX compares column pairs: derive the side that must equal rows_in.
-            frames[name] = frame.assign(rows_accounted=frame.rows_landed + frame.rows_rejected)
+            sql = f"select * from lake_{entity}" if layer == "lake" else RECONCILIATIONS[name]
+            frames[name] = connection.sql(sql).df()
+    loads = frames["lake.loads"]
+    # GX compares column pairs: derive the side that must equal rows_in.
+    frames["lake.loads"] = loads.assign(rows_accounted=loads.rows_landed + loads.rows_rejected)
     return frames
 
 
-def _describe(kind: str, kwargs: dict[str, Any], result: dict[str, Any]) -> str:
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _describe(kind: str, kwargs: dict[str, Any], result: dict[str, Any], keys: list[str]) -> str:
     text = KINDS[kind][1].format(
         columns=", ".join(kwargs.get("column_list", [])),
         **{k: ("" if v is None else v) for k, v in kwargs.items()},
     )
-    examples = ", ".join(repr(value) for value in (result.get("partial_unexpected_list") or [])[:3])
+    rows = result.get("partial_unexpected_index_list") or []
+    if rows:
+        # The row's key first, then the values checked.
+        ordered = [{k: row[k] for k in [*keys, *sorted(set(row) - set(keys))] if k in row}
+                   for row in rows[:2]]  # fmt: skip
+        examples = "; ".join(
+            ", ".join(f"{k}={_plain(v)!r}" for k, v in row.items()) for row in ordered
+        )
+    else:
+        examples = ", ".join(
+            repr(value) for value in (result.get("partial_unexpected_list") or [])[:3]
+        )
     failing = result.get("unexpected_count")
     count = f"{failing} of {result.get('element_count')} rows fail" if failing is not None else ""
     return f"{text}: {count}" + (f" (e.g. {examples})" if examples else "")
@@ -200,14 +255,21 @@ def run_checkpoint(settings: Settings) -> QualityReport:
                 gx.ValidationDefinition(name=name, data=batch, suite=suite)
             )
             checkpoint = context.checkpoints.add(
-                gx.Checkpoint(name=f"spotiflow {name}", validation_definitions=[definition])
+                gx.Checkpoint(
+                    name=f"spotiflow {name}",
+                    validation_definitions=[definition],
+                    result_format={
+                        "result_format": "SUMMARY",
+                        "unexpected_index_column_names": KEYS[name],
+                    },
+                )
             )
             outcome = checkpoint.run(batch_parameters={"dataframe": frames[name]})
             result = DatasetResult(name=name, rows=len(frames[name]), evaluated=len(checks))
             for validation in outcome.run_results.values():
                 for (kind, kwargs), check in zip(checks, validation.results, strict=True):
                     if not check.success:
-                        failure = _describe(kind, kwargs, check.result)
+                        failure = _describe(kind, kwargs, check.result, KEYS[name])
                         error = check.exception_info.get("exception_message")
                         if check.exception_info.get("raised_exception"):
                             failure += f" could not be evaluated ({error})"

@@ -21,33 +21,28 @@ from tests.helpers import make_settings, query
 def test_the_sample_passes_every_expectation(demo_settings: Settings) -> None:
     report = run_checkpoint(demo_settings)
     assert report.success, report.summary()
-    assert len(report.results) == len(CHECKS) == 11
+    assert len(report.results) == len(CHECKS) == 8
     assert report.expectations == sum(len(checks) for checks in CHECKS.values())
     assert report.summary().endswith("all passed")
     rows = {result.name: result.rows for result in report.results}
-    (plays,) = query(demo_settings, "select count(*) from marts.fct_plays")[0]
-    assert rows["marts.fct_plays"] == plays > 1350
-    assert rows["marts.fct_experiment_results"] == 3
+    (loads,) = query(demo_settings, "select count(*) from marts.fct_loads")[0]
+    assert rows["lake.loads"] == rows["reconcile.loads"] == loads == 5
+    # The sample's legacy plays and the generated population's, each reconciled by source.
+    assert rows["reconcile.plays"] == 2 and rows["lake.plays"] > 1350
 
 
 @pytest.fixture
 def corrupted(demo_settings: Settings, tmp_path: Path, monkeypatch) -> Settings:
-    """A copy of the demo's data with one defect of each kind the checkpoint looks for."""
+    """A copy of the demo's data with one defect of each kind only the checkpoint can see: a
+    play counted twice in the marts, and a manifest row that neither adds up nor reached the
+    marts, whose rejected row is not in the lake."""
     shutil.copytree(demo_settings.data_dir, tmp_path / "data")
     settings = make_settings(tmp_path / "data")
     monkeypatch.setenv("SPOTIFLOW_DATA_DIR", str(settings.data_dir))
     with connect(settings) as warehouse:
         warehouse.execute(
-            "update marts.fct_plays set minutes_played = -1 "
-            "where play_id = (select min(play_id) from marts.fct_plays)"
-        )
-        warehouse.execute(
             "insert into marts.fct_plays select * from marts.fct_plays "
             "where play_id = (select max(play_id) from marts.fct_plays)"
-        )
-        warehouse.execute(
-            "update marts.dim_tracks set energy = 1.5 "
-            "where track_id = (select min(track_id) from marts.dim_tracks)"
         )
     now = datetime(2026, 1, 1)
     manifest_row = {
@@ -65,16 +60,22 @@ def test_defects_fail_and_are_named(corrupted: Settings) -> None:
     report = run_checkpoint(corrupted)
     assert not report.success
     summary = report.summary()
-    assert summary.startswith("quality checkpoint: 11 data sets")
-    (plays,) = query(corrupted, "select count(*) from marts.fct_plays")[0]
+    assert summary.startswith("quality checkpoint: 8 data sets")
+    (loads,) = query(corrupted, "select count(*) from marts.fct_loads")[0]
     assert (
-        f"marts.fct_plays: minutes_played within 0..: 1 of {plays} rows fail (e.g. -1.0)" in summary
+        f"lake.loads: rows_in = rows_accounted: 1 of {loads + 1} rows fail "
+        "(e.g. load_id='forged', source_file='forged.csv', rows_accounted=9, rows_in=10)"
+    ) in summary
+    assert "reconcile.loads: rows_rejected = rejects_in_lake: 1 of" in summary
+    assert "reconcile.loads: in_marts is one of [True]: 1 of" in summary
+    assert "(e.g. load_id='forged', source_file='forged.csv'" in summary
+    [(source,)] = query(
+        corrupted, "select source from marts.fct_plays group by play_id, source having count(*) > 1"
     )
-    assert f"marts.fct_plays: play_id is unique: 2 of {plays} rows fail" in summary
-    assert "marts.dim_tracks: energy within 0..1: 1 of" in summary
-    assert "lake.loads: rows_in = rows_accounted: 1 of" in summary
+    assert "reconcile.plays: plays_landed = plays_in_marts: 1 of" in summary
+    assert f"source={source!r}" in summary
     failed = {result.name for result in report.results if result.failures}
-    assert failed == {"marts.fct_plays", "marts.dim_tracks", "lake.loads"}
+    assert failed == {"lake.loads", "reconcile.loads", "reconcile.plays"}
 
 
 def test_check_command_exits_1_on_failure(corrupted: Settings, capsys) -> None:

@@ -122,8 +122,12 @@ def test_refresh_lands_dropped_exports_builds_and_checks(
     assert (drop / "failed" / "holiday_photos.zip").exists()
     assert (drop / "landed" / "my_spotify_data.zip").exists()
     assert drop_folder_items(drop) == []
-    # Every play of the dropped export, of every content type, is in the marts.
-    assert query(settings, "select count(*) from marts.fct_plays") == [(12,)]
+    # Every play of the dropped export, of every content type, is in the marts; the record the
+    # export repeats is counted once, and listed as a repeat.
+    assert query(settings, "select count(*) from marts.fct_plays") == [(11,)]
+    assert query(settings, "select duplicate_reason from marts.fct_duplicate_plays") == [
+        ("repeated_record",)
+    ]
 
     # Nothing left to land: the next refresh succeeds and skips the empty drop folder.
     assert main(["refresh"]) == 0

@@ -12,3 +12,38 @@
         'cast(' ~ play_seq ~ ' as ' ~ dbt.type_string() ~ ')',
     ])) }}
 {%- endmacro %}
+
+{#-
+  An export's plays (`relation`: user_id, played_at, play_key, ms_played, source_file,
+  record_number, load_id, loaded_at) identified: equal records of one load (same listener, end
+  time and play_key) are numbered the longest first, so the same record in another load (the
+  same person's later export) gets the same number and id, and is kept once.
+-#}
+{% macro export_plays_identified(relation, precision) -%}
+    {%- set numbered -%}
+        (
+            select
+                {{ play_id('user_id', 'play_key', 'played_at', "'" ~ precision ~ "'", 'play_seq') }}
+                    as play_id,
+                numbered.*
+            from (
+                select
+                    records.*,
+                    row_number() over (
+                        partition by records.load_id, records.user_id, records.played_at,
+                        records.play_key
+                        order by
+                            coalesce(records.ms_played, -1) desc,
+                            records.source_file asc,
+                            records.record_number asc
+                    ) as play_seq
+                from {{ relation }} as records
+            ) as numbered
+        )
+    {%- endset -%}
+    {{ deduplicate(
+        numbered,
+        'user_id, played_at, play_id',
+        'coalesce(ms_played, -1) desc, loaded_at desc, load_id desc'
+    ) }}
+{%- endmacro %}

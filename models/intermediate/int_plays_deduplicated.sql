@@ -124,18 +124,25 @@ resolved as (
 ),
 
 -- One source reporting the same play twice (an offline play in extended history, same end
--- second and track): the longest is the play, the rest are its repeats.
+-- second and track; a person's exports of two years): the longest is the play, the rest are
+-- its repeats; of equal length, one that names its track id (a later vintage) is kept.
 repeat_ranked as (
 
     select
         play_id,
         row_number() over (
             partition by user_id, source, played_at, identity_key
-            order by coalesce(ms_played, -1) desc, play_id
+            order by
+                coalesce(ms_played, -1) desc,
+                case when track_resolution = 'track_id' then 0 else 1 end asc,
+                play_id asc
         ) as repeat_rank,
         first_value(play_id) over (
             partition by user_id, source, played_at, identity_key
-            order by coalesce(ms_played, -1) desc, play_id
+            order by
+                coalesce(ms_played, -1) desc,
+                case when track_resolution = 'track_id' then 0 else 1 end asc,
+                play_id asc
             rows between unbounded preceding and unbounded following
         ) as first_play_id
 

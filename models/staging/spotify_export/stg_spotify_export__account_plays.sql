@@ -39,37 +39,10 @@ keyed as (
 ),
 
 -- Minute precision: two short plays of one track can end in the same minute, so equal records
--- of one load stay plays of their own, numbered (the same record in another load, the same id).
-numbered as (
-
-    select
-        *,
-        row_number() over (
-            partition by load_id, user_id, played_at, play_key
-            order by coalesce(ms_played, -1) desc, source_file asc, record_number asc
-        ) as play_seq
-
-    from keyed
-
-),
-
+-- of one load stay plays of their own, numbered (int_plays_deduplicated never merges them).
 identified as (
 
-    select
-        {{ play_id('user_id', 'play_key', 'played_at', "'minute'", 'play_seq') }} as play_id,
-        *
-
-    from numbered
-
-),
-
-deduplicated as (
-
-    {{ deduplicate(
-        'identified',
-        'user_id, played_at, play_id',
-        'coalesce(ms_played, -1) desc, loaded_at desc, load_id desc'
-    ) }}
+    {{ export_plays_identified('keyed', 'minute') }}
 
 ),
 
@@ -97,7 +70,7 @@ final as (
         load_id,
         loaded_at
 
-    from deduplicated
+    from identified
 
 )
 

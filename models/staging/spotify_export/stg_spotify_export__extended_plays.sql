@@ -113,38 +113,10 @@ keyed as (
 ),
 
 -- Equal records of one load (an offline play reported twice) are numbered, the longest first:
--- the first is the play, the rest its repeats (int_plays_deduplicated). The same record in
--- another load (the same person's later export) gets the same number and id.
-numbered as (
-
-    select
-        *,
-        row_number() over (
-            partition by load_id, user_id, played_at, play_key
-            order by coalesce(ms_played, -1) desc, source_file asc, record_number asc
-        ) as play_seq
-
-    from keyed
-
-),
-
+-- the first is the play, the rest its repeats (int_plays_deduplicated).
 identified as (
 
-    select
-        {{ play_id('user_id', 'play_key', 'played_at', "'second'", 'play_seq') }} as play_id,
-        *
-
-    from numbered
-
-),
-
-deduplicated as (
-
-    {{ deduplicate(
-        'identified',
-        'user_id, played_at, play_id',
-        'coalesce(ms_played, -1) desc, loaded_at desc, load_id desc'
-    ) }}
+    {{ export_plays_identified('keyed', 'second') }}
 
 ),
 
@@ -173,7 +145,7 @@ final as (
         load_id,
         loaded_at
 
-    from deduplicated
+    from identified
 
 )
 
