@@ -13,7 +13,9 @@ from ingest.settings import Settings
 SALT_FILE_NAME = "user_id_salt"
 
 
-def _normalise(text: str) -> str:
+def normalised_text(text: str) -> str:
+    """A name as names are compared: Unicode NFKC, case-folded, whitespace collapsed (also the
+    body of DuckDB's spotiflow_normalised_text, macros/utils/normalised_text.sql)."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
@@ -44,7 +46,7 @@ def user_id_for(name: str, settings: Settings) -> str:
 
 def surrogate_track_id(track_name: str, artist_name: str) -> str:
     """A stable id for catalog rows without a Spotify id: the same name and artist, the same id."""
-    key = f"{_normalise(track_name)}\x1f{_normalise(artist_name)}"
+    key = f"{normalised_text(track_name)}\x1f{normalised_text(artist_name)}"
     return "sf_" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
 
 

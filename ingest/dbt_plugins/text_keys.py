@@ -8,16 +8,12 @@ named in profiles.yml). Models call it only over distinct names, in tables.
 
 from __future__ import annotations
 
-import unicodedata
-
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
+from ingest.identity import normalised_text
+
 FUNCTION_NAME = "spotiflow_normalised_text"
-
-
-def normalised_text(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 class Plugin(BasePlugin):
