@@ -1,6 +1,6 @@
 """History files parsed by DuckDB's JSON reader: one record per array element, as JSON.
 
-Each element lands in the temp table `history_records` (member_index, record_number, record)
+Each element lands in the temp view `history_records` (member_index, record_number, record)
 whatever it is (an object, a list, a number): what a record must hold is judged afterwards, in
 SQL, once (records.py). Files DuckDB refuses whole (cut off mid-array, a lone UTF-16 surrogate,
 not an array at all) are mended first: their complete records are re-written as a clean array,
@@ -31,10 +31,26 @@ class FileOutcome:
 
 
 def create_records_table(connection: duckdb.DuckDBPyConnection) -> None:
+    """`history_records` over what the reader read (json_read) and which file it was
+    (json_files); the table keeps the reader's order, so rowid numbers each file's records."""
+    connection.execute("create or replace temp table json_read (filename text, record json)")
+    connection.execute("create or replace temp table json_files (member_index integer, path text)")
     connection.execute(
-        f"create or replace temp table {RECORDS_TABLE} "
-        "(member_index integer, record_number bigint, record json)"
+        f"""
+        create or replace temp view {RECORDS_TABLE} as
+        select
+            files.member_index,
+            read.rowid - min(read.rowid) over (partition by read.filename) + 1 as record_number,
+            read.record
+        from json_read as read
+        inner join json_files as files on read.filename = files.path
+        """
     )
+
+
+def clear_records(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute("delete from json_read")
+    connection.execute("delete from json_files")
 
 
 def _is_blank(path: Path) -> bool:
@@ -44,29 +60,18 @@ def _is_blank(path: Path) -> bool:
 
 
 def _insert(connection: duckdb.DuckDBPyConnection, files: dict[int, Path]) -> None:
-    """Every element of the files' arrays, numbered within its file; raises if DuckDB cannot."""
+    """Every element of the files' arrays, in file order; raises (adding nothing) if DuckDB
+    cannot read one of them."""
     connection.execute(
-        "create or replace temp table json_read as select filename, json as record "
+        "insert into json_read select filename, json "
         "from read_json($paths, format = 'array', records = false, "
         "columns = {'json': 'JSON'}, filename = true)",
         {"paths": [str(path) for path in files.values()]},
     )
-    listing = [(index, str(path)) for index, path in files.items()]
-    connection.execute("create or replace temp table json_files (member_index integer, path text)")
-    connection.executemany("insert into json_files values (?, ?)", listing)
-    # The table keeps the reader's order: rowid numbers each file's records in file order.
-    connection.execute(
-        f"""
-        insert into {RECORDS_TABLE}
-        select
-            files.member_index,
-            read.rowid - min(read.rowid) over (partition by read.filename) + 1,
-            read.record
-        from json_read as read
-        inner join json_files as files on read.filename = files.path
-        """
+    connection.executemany(
+        "insert into json_files values (?, ?)",
+        [(index, str(path)) for index, path in files.items()],
     )
-    connection.execute("drop table json_read")
 
 
 def _salvage(text: str) -> tuple[list[Any], str]:
@@ -154,8 +159,9 @@ def read_history_files(
                     outcomes[index].problem = "is not JSON that can be read"
                 mended.unlink()
     counts = connection.execute(
-        f"select member_index, count(*) from {RECORDS_TABLE} "
-        "where member_index in (select unnest($members)) group by member_index",
+        "select files.member_index, count(*) from json_read as read "
+        "inner join json_files as files on read.filename = files.path "
+        "where files.member_index in (select unnest($members)) group by files.member_index",
         {"members": list(files)},
     ).fetchall()
     for index, count in counts:

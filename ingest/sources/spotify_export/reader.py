@@ -25,8 +25,8 @@ from ingest.records import ReadResult, Reject
 from ingest.schemas import ENTITIES
 from ingest.settings import Settings
 from ingest.sources.spotify_export.json_files import (
-    RECORDS_TABLE,
     FileOutcome,
+    clear_records,
     create_records_table,
     read_history_files,
 )
@@ -131,16 +131,21 @@ class ExportReading:
             batch = indexes[start : start + FILES_PER_BATCH]
             files = {index: self.members[index].path for index in batch}
             self.outcomes |= read_history_files(self.connection, files, scratch)
-            typed = self.connection.sql(
-                typed_records_sql(keys, ACCOUNT_REQUIRED.get(kind, ())),
-                params=parameters(batch, SPOTIFY_LAUNCH, self.latest),
-            ).to_arrow_table()
-            self.connection.execute(f"delete from {RECORDS_TABLE}")
-            self._keep(kind, entity, keys, typed)
+            self.connection.execute(
+                "create or replace temp table typed_records as "
+                + typed_records_sql(keys, ACCOUNT_REQUIRED.get(kind, ())),
+                parameters(batch, SPOTIFY_LAUNCH, self.latest),
+            )
+            clear_records(self.connection)
+            self._keep(kind, entity, keys)
+            self.connection.execute("drop table typed_records")
 
-    def _keep(self, kind: str, entity: str, keys: dict[str, str], typed: pa.Table) -> None:
-        bad = typed.filter(pc.is_valid(typed["problem"]))
-        for row in bad.select(["member_index", "record_number", "record", "problem"]).to_pylist():
+    def _keep(self, kind: str, entity: str, keys: dict[str, str]) -> None:
+        bad = self.connection.sql(
+            "select member_index, record_number, record, problem from typed_records "
+            "where problem is not null order by member_index, record_number"
+        ).to_arrow_table()
+        for row in bad.to_pylist():
             self.rejects.append(
                 Reject(
                     row["record_number"],
@@ -149,7 +154,11 @@ class ExportReading:
                     source_file=self.members[row["member_index"]].name,
                 )
             )
-        good = typed.filter(pc.is_null(typed["problem"]))
+        # The raw record stays in DuckDB: only a rejected one is ever read back.
+        good = self.connection.sql(
+            "select * exclude (record, problem) from typed_records where problem is null "
+            "order by member_index, record_number"
+        ).to_arrow_table()
         self.records[kind] += good.num_rows
         names = pa.array([m.name for m in self.members], pa.string())
         columns: dict[str, pa.Array | pa.ChunkedArray] = {

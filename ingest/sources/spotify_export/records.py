@@ -35,10 +35,10 @@ def _shown(value: str) -> str:
     return f"left(cast({value} as varchar), {REASON_VALUE_CHARS})"
 
 
-def _value_and_problems(key: str, kind: str, value: str) -> tuple[str, list[tuple[str, str]]]:
-    """The typed SQL value of one key, and its (condition, reason) checks in order."""
-    json_kind = f"json_type({value})"
-    text = f"({value} ->> '$')"
+def _value_and_problems(key: str, kind: str, position: int) -> tuple[str, list[tuple[str, str]]]:
+    """The typed SQL value of one key, and its (condition, reason) checks in order, over the
+    key's JSON value, JSON type and text (k<position>, k<position>_type, k<position>_text)."""
+    value, json_kind, text = f"k{position}", f"k{position}_type", f"k{position}_text"
     said = f"'{key} ' || {_shown(value)}"
     absent = f"({value} is null or {json_kind} = 'NULL')"
     if kind == "text":
@@ -98,23 +98,26 @@ def typed_records_sql(keys: dict[str, str], required_text: tuple[str, ...] = ())
         )
     ]
     for position, (key, kind) in enumerate(keys.items(), start=1):
-        value, problems = _value_and_problems(key, kind, f"v[{position}]")
+        value, problems = _value_and_problems(key, kind, position)
         columns.append(f"{value} as {key}")
         checks.extend(problems)
         if key in required_text:
             checks.append((f"nullif(trim({value}), '') is null", f"'{key} is missing'"))
     for offset, key in enumerate((USERNAME_KEY, PLATFORM_KEY), start=len(keys) + 1):
-        value = f"v[{offset}]"
         columns.append(
-            f"case when json_type({value}) = 'VARCHAR' then {value} ->> '$' end as {key}_text"
+            f"case when k{offset}_type = 'VARCHAR' then k{offset}_text end as {key}_text"
         )
+    per_key = ",\n                ".join(
+        f"v[{i}] as k{i}, json_type(v[{i}]) as k{i}_type, v[{i}] ->> '$' as k{i}_text"
+        for i in range(1, len(paths) + 1)
+    )
     problem = (
         "case "
         + " ".join(f"when {condition} then {reason}" for condition, reason in checks)
         + " end"
     )
     return f"""
-        with source as (
+        with extracted as (
             select
                 member_index,
                 record_number,
@@ -122,6 +125,16 @@ def typed_records_sql(keys: dict[str, str], required_text: tuple[str, ...] = ())
                 json_extract(record, [{extract}]) as v
             from {RECORDS_TABLE}
             where member_index in (select unnest($members))
+        ),
+
+        -- Each key's value, JSON type and text, worked out once for all its checks.
+        source as (
+            select
+                member_index,
+                record_number,
+                record,
+                {per_key}
+            from extracted
         )
 
         select
