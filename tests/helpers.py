@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from ingest.settings import Settings
@@ -34,3 +35,12 @@ def sample_user_id(settings: Settings) -> str:
     from ingest.identity import user_id_for
 
     return user_id_for(settings.sample_user, settings)
+
+
+def zip_folder(folder: Path, target: Path) -> Path:
+    """A folder zipped as Spotify mails an export: its files, paths relative to the folder."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return target

@@ -16,7 +16,7 @@ from ingest.landing import SCHEMA_FILE, Lake
 from ingest.settings import Settings
 from ingest.sources.spotify_export import read_spotify_export
 from ingest.sources.spotify_export.platform import coarse_platform
-from tests.helpers import FIXTURES, query
+from tests.helpers import FIXTURES, query, zip_folder
 
 EXPORTS = FIXTURES / "spotify_export"
 EXTENDED = EXPORTS / "extended"
@@ -33,14 +33,6 @@ PERSONAL = [
     "SM-G991B",
     "iPhone14,5",
 ]
-
-
-def zip_folder(folder: Path, target: Path) -> Path:
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(folder).as_posix())
-    return target
 
 
 def lake_rows(settings: Settings, entity: str) -> list[dict]:

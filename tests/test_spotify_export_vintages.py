@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from ingest.cli import main
 from ingest.identity import user_id_for
 from ingest.settings import Settings
 from ingest.warehouse import connect
-from tests.helpers import FIXTURES, PROJECT_DIR, TEST_SALT, make_settings, query
+from tests.helpers import FIXTURES, PROJECT_DIR, TEST_SALT, make_settings, query, zip_folder
 
 VINTAGES = FIXTURES / "spotify_export" / "vintages"
 USER = "fixture-user-7781"
@@ -50,19 +49,10 @@ PERSONAL = [
 ]
 
 
-def mailed_zip(folder: Path, target: Path) -> Path:
-    """The export as Spotify mails it: my_spotify_data.zip holding the folder."""
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(folder).as_posix())
-    return target
-
-
 def _exports(scratch: Path) -> list[list[str]]:
     """The CLI arguments of each export; extended history since late 2024 names no account."""
     return [
-        [str(mailed_zip(VINTAGES / "account_2026", scratch / "my_spotify_data.zip"))],
+        [str(zip_folder(VINTAGES / "account_2026", scratch / "my_spotify_data.zip"))],
         [str(VINTAGES / "extended_2026"), "--user", USER],
         [str(VINTAGES / "extended_2021")],
         [str(VINTAGES / "extended_2020")],
@@ -262,7 +252,7 @@ def test_nothing_personal_is_kept_anywhere(
         assert main(["ingest", "spotify-export", *arguments]) == 0
     hostile = _hostile_copy(tmp_path)
     assert main(["ingest", "spotify-export", str(hostile / "a")]) == 0
-    zipped = mailed_zip(hostile / "b", tmp_path / "hostile.zip")
+    zipped = zip_folder(hostile / "b", tmp_path / "hostile.zip")
     assert main(["ingest", "spotify-export", str(zipped), "--user", USER]) == 0
     assert main(["build"]) == 0
     captured = capsys.readouterr()

@@ -38,38 +38,25 @@ track_references as (
 
     from lake_tracks
 
-    union all
+    -- Exports name tracks (id, name, artist, album) but describe none of them.
+    {% for relation, rank in [('extended_plays', 2), ('library_tracks', 3)] %}
+        union all
 
-    select
-        track_id,
-        track_name,
-        artist_name,
-        album_name,
-        cast(null as {{ dbt.type_bigint() }}) as duration_ms,
-        cast(null as integer) as popularity,
-        cast(null as {{ dbt.type_bigint() }}) as streams,
-        2 as reference_rank,
-        loaded_at,
-        load_id
+        select
+            track_id,
+            track_name,
+            artist_name,
+            album_name,
+            cast(null as {{ dbt.type_bigint() }}) as duration_ms,
+            cast(null as integer) as popularity,
+            cast(null as {{ dbt.type_bigint() }}) as streams,
+            {{ rank }} as reference_rank,
+            loaded_at,
+            load_id
 
-    from extended_plays
-    where track_id is not null
-
-    union all
-
-    select
-        track_id,
-        track_name,
-        artist_name,
-        album_name,
-        cast(null as {{ dbt.type_bigint() }}) as duration_ms,
-        cast(null as integer) as popularity,
-        cast(null as {{ dbt.type_bigint() }}) as streams,
-        3 as reference_rank,
-        loaded_at,
-        load_id
-
-    from library_tracks
+        from {{ relation }}
+        where track_id is not null
+    {% endfor %}
 
 ),
 
