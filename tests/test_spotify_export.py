@@ -313,3 +313,62 @@ def test_no_personal_data_reaches_the_lake_or_the_output(
             assert value not in text, (value, path)
     for value in PERSONAL:
         assert value not in captured.out + captured.err
+
+
+def test_unpacked_members_stay_in_the_data_dir_and_go(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.sources.spotify_export.members as members
+
+    seen: list[Path] = []
+    unpack = members._from_zip
+
+    def spy(archive_path: Path, scratch: Path):
+        seen.append(scratch)
+        assert oct(scratch.stat().st_mode & 0o777) == "0o700"
+        return unpack(archive_path, scratch)
+
+    monkeypatch.setattr(members, "_from_zip", spy)
+    archive = zip_folder(EXTENDED, tmp_path / "my_spotify_data.zip")
+    assert main(["ingest", "spotify-export", str(archive), "--user", "alice"]) == 0
+    root = settings.data_dir / ".scratch"
+    assert seen and seen[0].parent == root
+    assert oct(root.stat().st_mode & 0o777) == "0o700"
+    assert list(root.iterdir()) == []
+
+
+def test_what_a_killed_reading_unpacked_is_removed_by_the_next(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    root = settings.data_dir / ".scratch"
+    left = root / f"export-{dead.pid}-x1y2"
+    running = root / f"export-{os.getpid()}-other"
+    for folder in (left, running):
+        folder.mkdir(parents=True)
+        (folder / "00000-unpacked").write_text('[{"username": "fixture-user-7781"}]')
+    assert main(["ingest", "spotify-export", str(ENDSONG), "--user", "alice"]) == 0
+    assert not left.exists()
+    assert running.exists()  # a reading still running keeps its folder
+
+
+def test_symbolic_links_inside_an_export_are_not_followed(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "endsong_0.json").write_bytes((ENDSONG / "MyData" / "endsong_0.json").read_bytes())
+    export = tmp_path / "export" / "MyData"
+    export.mkdir(parents=True)
+    (export / "endsong_0.json").symlink_to(outside / "endsong_0.json")
+    (export / "linked").symlink_to(outside, target_is_directory=True)
+    assert main(["ingest", "spotify-export", str(export.parent)]) == 2
+    assert "holds no streaming history" in capsys.readouterr().err
+    (export / "endsong_1.json").write_bytes((ENDSONG / "MyData" / "endsong_0.json").read_bytes())
+    assert main(["ingest", "spotify-export", str(export.parent), "--user", "alice"]) == 0
+    assert "2 rows in, 2 landed" in capsys.readouterr().out

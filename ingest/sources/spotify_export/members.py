@@ -41,11 +41,23 @@ def _hidden(parts: tuple[str, ...]) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in parts)
 
 
+def _inside(folder: Path, file: Path) -> bool:
+    """Whether a file is the export's own: no symbolic link on its way from the folder (a link
+    could point anywhere on the machine)."""
+    path = file
+    while path != folder:
+        if path.is_symlink():
+            return False
+        path = path.parent
+    return True
+
+
 def _from_folder(folder: Path) -> list[Member]:
     members = []
     for file in sorted(folder.rglob("*.json")):
         kind = kind_of(file.name)
-        if kind and file.is_file() and not _hidden(file.relative_to(folder).parts):
+        relative = file.relative_to(folder).parts
+        if kind and not _hidden(relative) and _inside(folder, file) and file.is_file():
             members.append(Member(file.name, kind, file))
     return members
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +37,7 @@ from ingest.sources.spotify_export.library import (
 from ingest.sources.spotify_export.members import Member, export_checksum, list_members
 from ingest.sources.spotify_export.platform import coarse_platform
 from ingest.sources.spotify_export.records import parameters, typed_records_sql
+from ingest.sources.spotify_export.scratch import scratch_folder
 from ingest.sources.spotify_export.settings import (
     ACCOUNT_KEYS,
     ACCOUNT_REQUIRED,
@@ -247,11 +247,7 @@ def read_spotify_export(
 ) -> ReadResult:
     """The history records and track references of one export; `user` names whose it is."""
     latest = (now or datetime.now(UTC).replace(tzinfo=None)) + timedelta(days=1)
-    with (
-        tempfile.TemporaryDirectory(prefix="spotiflow-export-") as scratch_dir,
-        duckdb.connect() as connection,
-    ):
-        scratch = Path(scratch_dir)
+    with scratch_folder(settings.data_dir) as scratch, duckdb.connect() as connection:
         members = list_members(path, scratch)
         listener = Listener(settings, user, username_in(members))
         reading = ExportReading(connection, members, listener, latest)
