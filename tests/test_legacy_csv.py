@@ -87,3 +87,18 @@ def test_undecodable_text_with_a_named_encoding_names_the_line(tmp_path: Path) -
     path.write_bytes(SAMPLE_CSV.read_bytes()[:2000] + b"\nCaf\xe9\n")
     with pytest.raises(InputFileError, match=r"line \d+: is not valid utf-8"):
         read_legacy_csv(path, "u1", encoding="utf-8")
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1900-01-01", "2006-09-30", "9999-12-31"])
+def test_days_spotify_cannot_have_played_are_rejected(tmp_path: Path, day: str) -> None:
+    lines = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()
+    header, row = lines[0], lines[1]
+    bad = row.replace("2024-04-09", day)
+    assert bad != row
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join([header, row, bad]) + "\n", encoding="utf-8")
+    result = read_legacy_csv(path, "u1")
+    assert (result.rows_in, result.rows_landed) == (2, 1)
+    [reject] = result.rejects
+    reason = "is in the future" if day > "2026" else "is before Spotify existed (2006-10)"
+    assert reject.line == 3 and reason in reject.reason and reject.reason.startswith("Day_Played")

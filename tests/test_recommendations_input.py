@@ -88,3 +88,19 @@ def test_a_file_that_is_not_parquet_is_refused(tmp_path: Path) -> None:
     path.write_text("not parquet", encoding="utf-8")
     with pytest.raises(InputFileError, match="is not a readable Parquet file"):
         read_recommendations(path)
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00Z", "2006-09-30T23:59:59Z", "2099-01-01", "9999-12-31"]
+)
+def test_runs_spotify_cannot_have_made_are_rejected(tmp_path: Path, when: str) -> None:
+    path = _write_csv(
+        tmp_path / "recs.csv",
+        "knn,2,r1,2024-04-08T00:00:00Z,u1,s1,1,t1,0.9",
+        f"knn,2,r2,{when},u1,s1,1,t1,0.9",
+    )
+    result = read_recommendations(path)
+    assert (result.rows_in, result.rows_landed) == (2, 1)
+    [reject] = result.rejects
+    assert reject.line == 3 and reject.reason.startswith("generated_at ")
+    assert ("in the future" if when > "2027" else "before Spotify existed") in reject.reason

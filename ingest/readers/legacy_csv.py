@@ -15,6 +15,7 @@ from ingest.readers.text import (
     iter_csv,
     parse_date,
     parse_int,
+    plausible_time,
     repair_text,
 )
 from ingest.records import ReadResult, Reject, raw_json, table_from_rows
@@ -54,6 +55,7 @@ def read_legacy_csv(path: Path, user_id: str, *, encoding: str = "auto") -> Read
             if not SPOTIFY_ID.match(track_id):
                 raise FieldError(f"Track ID {track_id!r} is not a Spotify track id")
             played_on = parse_date("Day_Played", values["Day_Played"])
+            plausible_time("Day_Played", datetime.combine(played_on, time()))
             duration_ms = parse_int("duration_ms", values["duration_ms"], required=True)
             if duration_ms is None or duration_ms <= 0:
                 raise FieldError(f"duration_ms {values['duration_ms'].strip()!r} is not positive")

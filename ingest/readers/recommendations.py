@@ -15,6 +15,7 @@ from ingest.readers.text import (
     parse_float,
     parse_int,
     parse_timestamp,
+    plausible_time,
 )
 from ingest.records import ReadResult, Reject, raw_json, table_from_rows
 from ingest.schemas import RECOMMENDATIONS
@@ -51,7 +52,9 @@ def _record(values: dict) -> dict:
         )
     }
     record["variant"] = _text("variant", values.get("variant"), required=False)
-    record["generated_at"] = parse_timestamp("generated_at", values.get("generated_at"))
+    record["generated_at"] = plausible_time(
+        "generated_at", parse_timestamp("generated_at", values.get("generated_at"))
+    )
     rank = parse_int(
         "rank", str(values.get("rank") if values.get("rank") is not None else ""), required=True
     )

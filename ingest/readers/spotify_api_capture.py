@@ -10,7 +10,7 @@ from typing import Any
 
 from ingest.errors import InputFileError
 from ingest.identity import stable_hash
-from ingest.readers.text import FieldError, parse_timestamp
+from ingest.readers.text import FieldError, parse_timestamp, plausible_time
 from ingest.records import ReadResult, Reject, raw_json, table_from_rows
 from ingest.schemas import AUDIO_FEATURES
 
@@ -22,7 +22,7 @@ def _play(item: dict[str, Any], user_id: str, seq: Counter) -> dict[str, Any]:
     track = item.get("track")
     if not isinstance(track, dict):
         raise FieldError("has no track object")
-    played_at: datetime = parse_timestamp("played_at", item.get("played_at"))
+    played_at = plausible_time("played_at", parse_timestamp("played_at", item.get("played_at")))
     track_id = track.get("id")
     key = (track_id or f"{track.get('name')}\x1f{len(track.get('artists') or [])}", played_at)
     seq[key] += 1

@@ -8,7 +8,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ingest.errors import InputFileError
@@ -18,6 +18,17 @@ ENCODINGS_TO_TRY = ("utf-8-sig", "cp1252", "latin-1")
 # UTF-8 bytes of U+FFFD (or a truncated part of them) decoded as Mac Roman: the damage in the
 # Kaggle 2023 catalog. The original characters are gone; mark each damaged run with one U+FFFD.
 _MAC_ROMAN_REPLACEMENT = re.compile("(?:\u00d4\u00f8\u03a9|\u00d4\u00f8|\u02dd)+")
+
+
+# Plays and recommendation runs happen between Spotify's launch and now, give or take a day of
+# clock skew: a time outside is a broken value (and would break date arithmetic in every later
+# build), so it is rejected at the door, whatever the source.
+PLAUSIBLE_FROM = datetime(2006, 10, 1)
+CLOCK_SKEW = timedelta(days=1)
+
+
+def latest_plausible(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC).replace(tzinfo=None)) + CLOCK_SKEW
 
 
 class FieldError(ValueError):
@@ -160,6 +171,15 @@ def parse_date(column: str, raw: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise FieldError(f"{column} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def plausible_time(column: str, value: datetime, now: datetime | None = None) -> datetime:
+    """The value, if it lies between Spotify's launch and now (see PLAUSIBLE_FROM)."""
+    if value < PLAUSIBLE_FROM:
+        raise FieldError(f"{column} {value.isoformat(sep=' ')} is before Spotify existed (2006-10)")
+    if value > latest_plausible(now):
+        raise FieldError(f"{column} {value.isoformat(sep=' ')} is in the future")
+    return value
 
 
 def parse_timestamp(column: str, raw: object) -> datetime:

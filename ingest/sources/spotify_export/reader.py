@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.identity import user_id_for
+from ingest.readers.text import PLAUSIBLE_FROM, latest_plausible
 from ingest.records import ReadResult, Reject
 from ingest.schemas import ENTITIES
 from ingest.settings import Settings
@@ -43,7 +44,6 @@ from ingest.sources.spotify_export.settings import (
     ACCOUNT_REQUIRED,
     EXTENDED_KEYS,
     FILES_PER_BATCH,
-    SPOTIFY_LAUNCH,
 )
 
 KIND = "spotify-export"
@@ -134,7 +134,7 @@ class ExportReading:
             self.connection.execute(
                 "create or replace temp table typed_records as "
                 + typed_records_sql(keys, ACCOUNT_REQUIRED.get(kind, ())),
-                parameters(batch, SPOTIFY_LAUNCH, self.latest),
+                parameters(batch, PLAUSIBLE_FROM, self.latest),
             )
             clear_records(self.connection)
             self._keep(kind, entity, keys)
@@ -246,7 +246,7 @@ def read_spotify_export(
     now: datetime | None = None,
 ) -> ReadResult:
     """The history records and track references of one export; `user` names whose it is."""
-    latest = (now or datetime.now(UTC).replace(tzinfo=None)) + timedelta(days=1)
+    latest = latest_plausible(now)
     with scratch_folder(settings.data_dir) as scratch, duckdb.connect() as connection:
         members = list_members(path, scratch)
         listener = Listener(settings, user, username_in(members))

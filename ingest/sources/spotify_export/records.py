@@ -77,7 +77,7 @@ def _value_and_problems(key: str, kind: str, position: int) -> tuple[str, list[t
             f"not regexp_full_match({text}, '{pattern}') or {parsed} is null",
             f"{said} || ' is not a time like {example}'",
         ),
-        (f"{parsed} < $launch", f"{said} || ' is before Spotify existed (2006)'"),
+        (f"{parsed} < $launch", f"{said} || ' is before Spotify existed (2006-10)'"),
         (f"{parsed} > $latest", f"{said} || ' is in the future'"),
     ]
 

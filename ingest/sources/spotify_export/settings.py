@@ -9,7 +9,6 @@ Spotify adds next) never leaves the file, not even in a rejected row. Key sets b
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 # File name -> what it holds. Older vintages in brackets.
 FILE_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -91,8 +90,6 @@ PLATFORMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("linux", ("linux",)),
 )
 
-# Plays before Spotify existed, or more than a day ahead of the clock, are not plays.
-SPOTIFY_LAUNCH = datetime(2006, 1, 1)
 # Extended-history files (~12 MB each) parsed by DuckDB in one statement: bounded memory.
 FILES_PER_BATCH = 16
 # Rejected records keep at most this many characters of a value in their reason.
