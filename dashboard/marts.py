@@ -117,7 +117,9 @@ class Marts:
     def songs_matching(self, user: str, text: str, start, end) -> pd.DataFrame:
         """The user's (or everyone's) weekly top songs in the range whose track or artist name
         contains `text` (case-insensitive)."""
-        pattern = f"%{text.lower()}%"
+        # Literal text: % and _ in a name are characters, not wildcards.
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         source, user_filter, params = (
             ("marts.fct_population_weekly_top_songs", "", [])
             if user == ALL_USERS
@@ -126,7 +128,7 @@ class Marts:
         return self.query(
             "select week_start, song_rank, track_name, artist_name, plays, positivity_score "
             f"from {source} where {user_filter}week_start between ? and ? "
-            "and (lower(track_name) like ? or lower(artist_name) like ?) "
+            "and (lower(track_name) like ? escape '\\' or lower(artist_name) like ? escape '\\') "
             "order by week_start, song_rank limit 200",
             [*params, start, end, pattern, pattern],
         )

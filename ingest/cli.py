@@ -144,7 +144,7 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.identity import user_id_for
     from ingest.user_profiles import set_time_zone
 
-    report = set_time_zone(settings, args.name, args.time_zone)
+    report = set_time_zone(settings, args.name, args.time_zone, create=args.create)
     print(
         f"user: {user_id_for(args.name, settings)} now listens in {args.time_zone} "
         f"(load {report.load_id}); listen dates move at the next `spotiflow build`"
@@ -359,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("name", help="the user name the data was landed for (as given to --user)")
     user.add_argument(
         "--time-zone", required=True, help="IANA zone listen dates follow (Europe/Berlin)"
+    )
+    user.add_argument(
+        "--create", action="store_true", help="set it for a listener whose plays are yet to land"
     )
     user.set_defaults(handler=cmd_user)
 

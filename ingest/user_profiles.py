@@ -10,6 +10,7 @@ from ingest.errors import SpotiflowError
 from ingest.identity import stable_hash, user_id_for
 from ingest.landing import Lake, LoadReport
 from ingest.records import ReadResult, table_from_rows
+from ingest.schemas import PLAY_TIME_COLUMNS
 from ingest.settings import Settings
 
 KIND = "user-settings"
@@ -28,12 +29,31 @@ def valid_time_zone(name: str) -> str:
     return name
 
 
+def is_known_listener(lake: Lake, user_id: str) -> bool:
+    """Whether any landed play, or an earlier setting, belongs to the listener."""
+    return any(
+        user_id in lake.known_values(entity, "user_id")
+        for entity in (*PLAY_TIME_COLUMNS, "user_profiles")
+    )
+
+
 def set_time_zone(
-    settings: Settings, user: str, time_zone: str, now: datetime | None = None
+    settings: Settings,
+    user: str,
+    time_zone: str,
+    now: datetime | None = None,
+    create: bool = False,
 ) -> LoadReport:
-    """Record the user's time zone; the next build moves their listen dates to it."""
+    """Record the user's time zone; the next build moves their listen dates to it. A name no
+    play was landed for is refused (a typo would otherwise change nothing, silently) unless
+    `create` says the listener's plays are yet to come."""
     zone = valid_time_zone(time_zone)
     user_id = user_id_for(user, settings)
+    if not create and not is_known_listener(Lake(settings.lake_dir), user_id):
+        raise SpotiflowError(
+            f"no plays were landed for {user!r}: check the name (as given to --user, or the "
+            "export's username), or pass --create to set the zone before their plays arrive"
+        )
     set_at = now or datetime.now(UTC).replace(tzinfo=None)
     row = {"user_id": user_id, "time_zone": zone, "set_at": set_at}
     result = ReadResult(

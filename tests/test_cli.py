@@ -71,3 +71,17 @@ def test_user_names_never_reach_the_lake(settings: Settings) -> None:
     assert set(plays.column("user_id").to_pylist()) == {
         user_id_for("jane.doe@example.com", settings)
     }
+
+
+def test_a_time_zone_for_a_listener_never_landed_is_refused(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest", "legacy-csv", str(SAMPLE_CSV), "--user", "alice"]) == 0
+    assert main(["user", "alicee", "--time-zone", "Europe/Berlin"]) == 2
+    err = capsys.readouterr().err
+    assert "no plays were landed for 'alicee'" in err and "--create" in err
+    assert err.count("\n") == 1
+    assert main(["user", "alice", "--time-zone", "Europe/Berlin"]) == 0
+    assert main(["user", "bob", "--time-zone", "Europe/Berlin", "--create"]) == 0
+    # Once set, the listener is known even before their plays arrive.
+    assert main(["user", "bob", "--time-zone", "America/New_York"]) == 0
