@@ -433,6 +433,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    # The lake, the warehouse, logs and state hold people's listening: user-only, always.
+    os.umask(0o077)
     try:
         return handler(args, Settings.from_env())
     except SpotiflowError as error:

@@ -85,3 +85,14 @@ def test_a_time_zone_for_a_listener_never_landed_is_refused(
     assert main(["user", "bob", "--time-zone", "Europe/Berlin", "--create"]) == 0
     # Once set, the listener is known even before their plays arrive.
     assert main(["user", "bob", "--time-zone", "America/New_York"]) == 0
+
+
+def test_what_spotiflow_writes_is_the_users_alone(settings: Settings) -> None:
+    import stat
+
+    assert main(["ingest", "legacy-csv", str(SAMPLE_CSV)]) == 0
+    written = [settings.data_dir, *settings.data_dir.rglob("*")]
+    assert any(path.suffix == ".parquet" for path in written)
+    for path in written:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, (path, oct(mode))

@@ -372,6 +372,10 @@ def test_no_secret_reaches_output_logs_or_files(
     cache.write_text(json.dumps({"access_token": "stale", "token_type": "Bearer",
                                  "expires_at": 0, "refresh_token": REFRESH_TOKEN,
                                  "scope": fake_spotify.SCOPE}))  # fmt: skip
+    # A temporary file an interrupted save left, readable by everyone.
+    leftover = cache.with_name(f".{cache.name}.tmp")
+    leftover.write_text("{}")
+    leftover.chmod(0o644)
     caplog.set_level(logging.DEBUG)
     fake.listen(10, START)
     fake.fail(RECENT, Fault(status=401), Fault(status=500))

@@ -45,6 +45,8 @@ class SecureCacheHandler(CacheHandler):
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A leftover temporary file keeps its own mode through O_CREAT: set it, always.
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(token_info, handle)
         os.replace(temporary, self.path)
