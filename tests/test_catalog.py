@@ -142,3 +142,26 @@ def test_a_file_that_is_no_catalog_is_refused(tmp_path: Path) -> None:
     path.write_text("track_name,artist\nA,B\n", encoding="utf-8")
     with pytest.raises(InputFileError, match=r"plays.csv, line 1: is not an audio-feature catalog"):
         read_catalog(path)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("popularity", "3e9"), ("popularity", "-3000000000"), ("duration_ms", "1e30")],
+)
+def test_numbers_too_large_for_their_column_are_rejected(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    header = (
+        "track_id,artists,track_name,popularity,duration_ms,acousticness,danceability,energy,"
+        "instrumentalness,liveness,speechiness,valence\n"
+    )
+    good = (
+        "5SuOikwiRyPMVoIQDJUgSV,Gen Hoshino,Comedy,73,230666,0.03,0.676,0.461,0.0,0.36,0.14,0.715"
+    )
+    values = dict(zip(header.strip().split(","), good.split(","), strict=True))
+    values |= {"track_id": "4qPNDBW1i3p13qLCt0Ki3A", column: value}
+    path = tmp_path / "tracks.csv"
+    path.write_text(header + good + "\n" + ",".join(values.values()) + "\n", encoding="utf-8")
+    result = read_catalog(path, scale="unit")
+    assert (result.rows_in, result.rows_landed) == (2, 1)
+    assert result.rejects[0].reason == f"{column} {value!r} is out of range"

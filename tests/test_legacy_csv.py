@@ -102,3 +102,15 @@ def test_days_spotify_cannot_have_played_are_rejected(tmp_path: Path, day: str) 
     [reject] = result.rejects
     reason = "is in the future" if day > "2026" else "is before Spotify existed (2006-10)"
     assert reject.line == 3 and reason in reject.reason and reject.reason.startswith("Day_Played")
+
+
+def test_a_duration_too_large_to_store_is_rejected(tmp_path: Path) -> None:
+    lines = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()
+    header, row = lines[0], lines[1]
+    cells = row.split(",")
+    cells[header.split(",").index("duration_ms")] = "1e30"
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join([header, row, ",".join(cells)]) + "\n", encoding="utf-8")
+    result = read_legacy_csv(path, "u1")
+    assert (result.rows_in, result.rows_landed) == (2, 1)
+    assert result.rejects[0].reason == "duration_ms '1e30' is out of range"

@@ -104,3 +104,14 @@ def test_runs_spotify_cannot_have_made_are_rejected(tmp_path: Path, when: str) -
     [reject] = result.rejects
     assert reject.line == 3 and reject.reason.startswith("generated_at ")
     assert ("in the future" if when > "2027" else "before Spotify existed") in reject.reason
+
+
+def test_a_rank_too_large_to_store_is_rejected(tmp_path: Path) -> None:
+    path = _write_csv(
+        tmp_path / "recs.csv",
+        "knn,2,r1,2024-04-08T00:00:00Z,u1,s1,1,t1,0.9",
+        "knn,2,r1,2024-04-08T00:00:00Z,u1,s1,3000000000,t2,0.9",
+    )
+    result = read_recommendations(path)
+    assert (result.rows_in, result.rows_landed) == (2, 1)
+    assert result.rejects[0].reason == "rank '3000000000' is out of range"

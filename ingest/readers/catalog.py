@@ -110,7 +110,10 @@ def read_catalog(path: Path, *, scale: str = "auto", encoding: str = "auto") -> 
             if all(feature_record[name] is None for name in AUDIO_FEATURES):
                 raise FieldError("has no audio feature values")
             duration_ms = parse_int(
-                "duration_ms", values.get(columns.get("duration_ms", ""), ""), required=False
+                "duration_ms",
+                values.get(columns.get("duration_ms", ""), ""),
+                required=False,
+                bits=64,
             )
             popularity = parse_int(
                 "popularity", values.get(columns.get("popularity", ""), ""), required=False
@@ -171,4 +174,5 @@ def _optional_count(raw: str) -> int | None:
         value = parse_float("streams", raw.replace(",", ""), required=False)
     except FieldError:
         return None
-    return int(value) if value is not None and value.is_integer() and value >= 0 else None
+    usable = value is not None and value.is_integer() and 0 <= value < 2**63
+    return int(value) if usable else None

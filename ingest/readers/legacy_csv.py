@@ -56,7 +56,7 @@ def read_legacy_csv(path: Path, user_id: str, *, encoding: str = "auto") -> Read
                 raise FieldError(f"Track ID {track_id!r} is not a Spotify track id")
             played_on = parse_date("Day_Played", values["Day_Played"])
             plausible_time("Day_Played", datetime.combine(played_on, time()))
-            duration_ms = parse_int("duration_ms", values["duration_ms"], required=True)
+            duration_ms = parse_int("duration_ms", values["duration_ms"], required=True, bits=64)
             if duration_ms is None or duration_ms <= 0:
                 raise FieldError(f"duration_ms {values['duration_ms'].strip()!r} is not positive")
             feature_record = audio_feature_record(

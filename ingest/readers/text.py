@@ -152,7 +152,8 @@ def parse_float(column: str, raw: str, *, required: bool) -> float | None:
 _THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+$")
 
 
-def parse_int(column: str, raw: str, *, required: bool) -> int | None:
+def parse_int(column: str, raw: str, *, required: bool, bits: int = 32) -> int | None:
+    """A whole number that fits the lake's column (`bits`: 32 or 64, signed)."""
     text = raw.strip()
     # Counts in real catalogs carry thousands separators ("1,021").
     value = parse_float(
@@ -162,6 +163,8 @@ def parse_int(column: str, raw: str, *, required: bool) -> int | None:
         return None
     if not value.is_integer():
         raise FieldError(f"{column} {raw.strip()!r} is not a whole number")
+    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+        raise FieldError(f"{column} {raw.strip()!r} is out of range")
     return int(value)
 
 
