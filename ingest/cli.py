@@ -172,9 +172,16 @@ def refresh_steps(settings: Settings) -> list:  # -> list[Step]
         for item in items:
             try:
                 print_report(land_spotify_export(settings, item, None))
-            except SpotiflowError as error:
-                failed.append(f"{item.name}: {error}")
-                print(f"moved to {file_away(item, 'failed')}: {error}")
+            except Exception as error:  # one export must not keep the others out
+                reason = (
+                    str(error)
+                    if isinstance(error, SpotiflowError)
+                    else f"unexpected error ({type(error).__name__}) while landing {item.name}"
+                )
+                failed.append(f"{item.name}: {reason}")
+                moved = file_away(item, "failed")
+                moved.with_name(f"{moved.name}.reason.txt").write_text(reason + "\n")
+                print(f"moved to {moved}: {reason}")
             else:
                 print(f"moved to {file_away(item, 'landed')}")
         if failed:

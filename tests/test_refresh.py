@@ -132,3 +132,33 @@ def test_refresh_lands_dropped_exports_builds_and_checks(
     # Nothing left to land: the next refresh succeeds and skips the empty drop folder.
     assert main(["refresh"]) == 0
     assert "spotify exports: skipped" in capsys.readouterr().out
+
+
+def test_an_export_that_fails_in_any_way_is_filed_away_and_the_rest_land(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ingest.cli as cli
+
+    drop = settings.export_drop_dir
+    drop.mkdir(parents=True)
+    export = Path(__file__).parent / "fixtures" / "spotify_export" / "endsong"
+    for name in ("a_broken.zip", "b_good.zip"):
+        with zipfile.ZipFile(drop / name, "w") as archive:
+            for path in sorted(export.rglob("*.json")):
+                archive.write(path, path.relative_to(export).as_posix())
+    land = cli.land_spotify_export
+
+    def flaky(settings: Settings, path: Path, user: str | None):
+        if path.name == "a_broken.zip":
+            raise RuntimeError("a fault no one foresaw")
+        return land(settings, path, user)
+
+    monkeypatch.setattr(cli, "land_spotify_export", flaky)
+    [step] = [s for s in cli.refresh_steps(settings) if s.name == "spotify exports"]
+    with pytest.raises(SpotiflowError, match="1 of 2 export"):
+        step.run()
+    reason = (drop / "failed" / "a_broken.zip.reason.txt").read_text()
+    assert reason == "unexpected error (RuntimeError) while landing a_broken.zip\n"
+    assert (drop / "failed" / "a_broken.zip").exists()
+    assert (drop / "landed" / "b_good.zip").exists()
+    assert "2 rows in, 2 landed" in capsys.readouterr().out
