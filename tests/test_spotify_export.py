@@ -372,3 +372,18 @@ def test_symbolic_links_inside_an_export_are_not_followed(
     (export / "endsong_1.json").write_bytes((ENDSONG / "MyData" / "endsong_0.json").read_bytes())
     assert main(["ingest", "spotify-export", str(export.parent), "--user", "alice"]) == 0
     assert "2 rows in, 2 landed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["exp [1]", "exp*", "exp?", "it's"])
+def test_an_export_folder_is_read_as_itself_whatever_its_name(
+    settings: Settings, tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Beside it, a folder its name would match as a glob pattern, holding other plays.
+    decoy = tmp_path / "exp 1" / "MyData"
+    decoy.mkdir(parents=True)
+    (decoy / "endsong_0.json").write_text(json.dumps(BAD_ROWS[:1] * 5))
+    folder = tmp_path / name / "MyData"
+    folder.mkdir(parents=True)
+    (folder / "endsong_0.json").write_bytes((ENDSONG / "MyData" / "endsong_0.json").read_bytes())
+    assert main(["ingest", "spotify-export", str(folder.parent), "--user", "alice"]) == 0
+    assert "2 rows in, 2 landed" in capsys.readouterr().out

@@ -19,6 +19,7 @@ import duckdb
 
 RECORDS_TABLE = "history_records"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_GLOB_CHARACTERS = re.compile(r"([\[*?])")
 
 
 @dataclass
@@ -59,6 +60,12 @@ def _is_blank(path: Path) -> bool:
         return not head.lstrip(b"\xef\xbb\xbf \t\r\n") and not handle.read(1)
 
 
+def literal_path(path: Path) -> str:
+    """A path DuckDB reads as itself: it expands [, * and ? as a glob, so each is a one-character
+    class ('exp [1]' would otherwise read 'exp 1')."""
+    return _GLOB_CHARACTERS.sub(r"[\1]", str(path))
+
+
 def _insert(connection: duckdb.DuckDBPyConnection, files: dict[int, Path]) -> None:
     """Every element of the files' arrays, in file order; raises (adding nothing) if DuckDB
     cannot read one of them."""
@@ -66,7 +73,7 @@ def _insert(connection: duckdb.DuckDBPyConnection, files: dict[int, Path]) -> No
         "insert into json_read select filename, json "
         "from read_json($paths, format = 'array', records = false, "
         "columns = {'json': 'JSON'}, filename = true)",
-        {"paths": [str(path) for path in files.values()]},
+        {"paths": [literal_path(path) for path in files.values()]},
     )
     connection.executemany(
         "insert into json_files values (?, ?)",
