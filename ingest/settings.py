@@ -25,6 +25,33 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) <= 0:
+        raise SpotiflowError(f"{name}={raw!r}: expected a positive whole number")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What a zipped export may unpack to: bounded, so a hostile zip cannot fill the disk or
+    memory (a real member is about 12 MB and compresses about 10:1)."""
+
+    max_member_bytes: int = 256 * 2**20
+    max_total_bytes: int = 4 * 2**30
+    max_ratio: int = 100
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ArchiveLimits:
+        return cls(
+            max_member_bytes=_positive(env, "SPOTIFLOW_EXPORT_MAX_MEMBER_MB", 256) * 2**20,
+            max_total_bytes=_positive(env, "SPOTIFLOW_EXPORT_MAX_TOTAL_MB", 4096) * 2**20,
+            max_ratio=_positive(env, "SPOTIFLOW_EXPORT_MAX_RATIO", 100),
+        )
+
+
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     value = (env.get(name) or choices[0]).strip().lower()
     if value not in choices:
@@ -45,6 +72,9 @@ class Settings:
     SPOTIFLOW_EXPORT_DROP_DIR  where `spotiflow refresh` picks up Spotify exports, zips or
                             folders (default: <data dir>/drop); landed ones move to landed/
     SPOTIFLOW_DUCKDB_TEMP_DIRECTORY  where DuckDB spills (default: <data dir>/spotiflow.duckdb.tmp)
+    SPOTIFLOW_EXPORT_MAX_MEMBER_MB, SPOTIFLOW_EXPORT_MAX_TOTAL_MB, SPOTIFLOW_EXPORT_MAX_RATIO
+                            what a zipped export may unpack to: per file, in all, and the
+                            compression ratio (defaults 256, 4096, 100)
     SPOTIFLOW_REFRESH_API   whether `spotiflow refresh` polls the Web API: auto (when a Spotify
                             app is configured), on, off (default: auto)
     """
@@ -58,6 +88,7 @@ class Settings:
     export_drop_dir: Path
     refresh_api: str
     duckdb_temp_directory_override: Path | None = None
+    archive_limits: ArchiveLimits = ArchiveLimits()
 
     @property
     def lake_dir(self) -> Path:
@@ -98,6 +129,7 @@ class Settings:
             dbt_target=env.get("DBT_TARGET") or "duckdb",
             export_drop_dir=Path(env.get("SPOTIFLOW_EXPORT_DROP_DIR") or data_dir / "drop"),
             refresh_api=_choice(env, "SPOTIFLOW_REFRESH_API", ("auto", "on", "off")),
+            archive_limits=ArchiveLimits.from_env(env),
             duckdb_temp_directory_override=(
                 Path(env["SPOTIFLOW_DUCKDB_TEMP_DIRECTORY"]).resolve()
                 if env.get("SPOTIFLOW_DUCKDB_TEMP_DIRECTORY")

@@ -387,3 +387,34 @@ def test_an_export_folder_is_read_as_itself_whatever_its_name(
     (folder / "endsong_0.json").write_bytes((ENDSONG / "MyData" / "endsong_0.json").read_bytes())
     assert main(["ingest", "spotify-export", str(folder.parent), "--user", "alice"]) == 0
     assert "2 rows in, 2 landed" in capsys.readouterr().out
+
+
+def _zip_of(target: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return target
+
+
+def test_a_zip_unpacking_to_far_more_than_it_holds_is_refused(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bomb = b"[" + b" " * (8 * 2**20) + b"]"  # 8 MB of blanks in a few kB
+    archive = _zip_of(tmp_path / "bomb.zip", {"MyData/endsong_0.json": bomb})
+    assert main(["ingest", "spotify-export", str(archive)]) == 2
+    err = capsys.readouterr().err
+    assert "endsong_0.json is compressed" in err and "SPOTIFLOW_EXPORT_MAX_RATIO" in err
+    assert err.count("\n") == 1
+    assert list((settings.data_dir / ".scratch").iterdir()) == []
+
+
+def test_a_member_larger_than_the_limit_is_refused(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("SPOTIFLOW_EXPORT_MAX_MEMBER_MB", "1")
+    records = [
+        dict(BAD_ROWS[0], ts=f"2024-01-01T10:{i // 60:02d}:{i % 60:02d}Z") for i in range(9000)
+    ]
+    archive = _zip_of(tmp_path / "big.zip", {"MyData/endsong_0.json": json.dumps(records).encode()})
+    assert main(["ingest", "spotify-export", str(archive)]) == 2
+    assert "endsong_0.json unpacks to more than 1 MB" in capsys.readouterr().err

@@ -8,12 +8,12 @@ scratch folder, because DuckDB reads files.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ingest.errors import InputFileError
+from ingest.settings import ArchiveLimits
 from ingest.sources.spotify_export.settings import FILE_KINDS, HISTORY_KINDS
 
 
@@ -62,7 +62,20 @@ def _from_folder(folder: Path) -> list[Member]:
     return members
 
 
-def _from_zip(archive_path: Path, scratch: Path) -> list[Member]:
+def _copy_bounded(source, sink, limit: int, archive_path: Path, name: str) -> int:
+    """Copy at most `limit` bytes (a member's declared size can lie), the count copied."""
+    copied = 0
+    while block := source.read(1 << 20):
+        copied += len(block)
+        if copied > limit:
+            raise InputFileError(
+                archive_path, f"{name} unpacks to more than {limit // 2**20} MB: not an export"
+            )
+        sink.write(block)
+    return copied
+
+
+def _from_zip(archive_path: Path, scratch: Path, limits: ArchiveLimits) -> list[Member]:
     try:
         with zipfile.ZipFile(archive_path) as archive:
             wanted = []
@@ -72,23 +85,32 @@ def _from_zip(archive_path: Path, scratch: Path) -> list[Member]:
                 if not info.is_dir() and kind and not _hidden(posix.parts):
                     wanted.append((info, kind, posix.name))
             members = []
+            total = 0
             for number, (info, kind, name) in enumerate(wanted):
+                if info.file_size > limits.max_ratio * max(info.compress_size, 1 << 10):
+                    raise InputFileError(
+                        archive_path,
+                        f"{name} is compressed {info.file_size // max(info.compress_size, 1)}:1 "
+                        f"(more than {limits.max_ratio}:1, SPOTIFLOW_EXPORT_MAX_RATIO): not an "
+                        "export",
+                    )
                 # Numbered: two folders of one zip may hold files of the same name.
                 target = scratch / f"{number:05d}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+                limit = min(limits.max_member_bytes, limits.max_total_bytes - total)
                 with archive.open(info) as source, target.open("wb") as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
+                    total += _copy_bounded(source, sink, limit, archive_path, name)
                 members.append(Member(name, kind, target))
             return members
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError) as exc:
         raise InputFileError(archive_path, f"is not a readable zip ({exc})") from None
 
 
-def list_members(path: Path, scratch: Path) -> list[Member]:
+def list_members(path: Path, scratch: Path, limits: ArchiveLimits) -> list[Member]:
     """The export's files SpotiFlow reads; a clear error when it is no export at all."""
     if path.is_dir():
         members = _from_folder(path)
     elif path.is_file() and zipfile.is_zipfile(path):
-        members = _from_zip(path, scratch)
+        members = _from_zip(path, scratch, limits)
     elif path.is_file() and kind_of(path.name):
         members = [Member(path.name, kind_of(path.name) or "", path)]
     elif path.exists():

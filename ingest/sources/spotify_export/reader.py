@@ -248,7 +248,7 @@ def read_spotify_export(
     """The history records and track references of one export; `user` names whose it is."""
     latest = latest_plausible(now)
     with scratch_folder(settings.data_dir) as scratch, duckdb.connect() as connection:
-        members = list_members(path, scratch)
+        members = list_members(path, scratch, settings.archive_limits)
         listener = Listener(settings, user, username_in(members))
         reading = ExportReading(connection, members, listener, latest)
         create_records_table(connection)
