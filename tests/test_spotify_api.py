@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.cli import main
+from ingest.errors import SpotiflowError
 from ingest.identity import user_id_for
 from ingest.landing import SCHEMA_FILE, Lake
 from ingest.settings import Settings
@@ -391,3 +392,25 @@ def test_no_secret_reaches_output_logs_or_files(
             seen += path.read_bytes().decode("utf-8", errors="replace")
     for secret in secrets:
         assert secret not in seen, secret
+
+
+def test_a_rate_limit_that_never_ends_stops_within_the_waiting_budget(
+    settings: Settings, fake: FakeSpotify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPOTIFLOW_SPOTIFY_MAX_WAIT", "5")
+    fake.listen(8, START)
+    fake.fail(RECENT, *[Fault(status=429, retry_after=1)] * 1000)
+    sleeps: list[float] = []
+    with pytest.raises(SpotiflowError, match="more than 5 s in all"):
+        poll(settings, sleeps)
+    assert sleeps == [1.0] * 5
+    assert landed_plays(settings) == set()
+
+
+def test_a_token_endpoint_failing_with_a_json_body_is_backed_off(
+    settings: Settings, fake: FakeSpotify
+) -> None:
+    fake.listen(8, START)
+    fake.fail("/api/token", Fault(status=503))
+    outcome = poll(settings)
+    assert outcome.new_plays == 8

@@ -80,7 +80,9 @@ class SpotifyClient:
                     continue
                 raise SpotiflowError(f"Spotify answered HTTP {status}: {_message(error)}") from None
             except SpotifyOauthError as error:
-                if getattr(error, "error", None) in OAUTH_REFUSALS:
+                # The error is a code string, or (a 5xx's body) a whole JSON object.
+                code = getattr(error, "error", None)
+                if isinstance(code, str) and code in OAUTH_REFUSALS:
                     raise explain_oauth_error(error) from None
                 failures = self._backoff(failures, "the token endpoint failed")
             except (requests.Timeout, requests.ConnectionError) as error:
@@ -99,8 +101,18 @@ class SpotifyClient:
                 "(SPOTIFLOW_SPOTIFY_MAX_RETRY_AFTER): stopped; what was fetched so far is kept, "
                 "run again later"
             )
-        self.waited += wait
-        self.sleep(wait)
+        self._wait(wait, "Spotify's rate limit")
+
+    def _wait(self, seconds: float, why: str) -> None:
+        """Sleep, within the run's whole waiting budget."""
+        if self.waited + seconds > self.settings.max_total_wait:
+            raise SpotiflowError(
+                f"{why} would make this run wait more than "
+                f"{self.settings.max_total_wait:.0f} s in all (SPOTIFLOW_SPOTIFY_MAX_WAIT): "
+                "stopped; what was fetched so far is kept, run again later"
+            )
+        self.waited += seconds
+        self.sleep(seconds)
 
     def _backoff(self, failures: int, what: str) -> int:
         failures += 1
@@ -110,8 +122,7 @@ class SpotifyClient:
                 "stopped; run again later"
             )
         delay = min(self.settings.backoff * 2.0 ** (failures - 1), 30.0)
-        self.waited += delay
-        self.sleep(delay)
+        self._wait(delay, f"backing off ({what})")
         return failures
 
     def _refresh(self) -> None:

@@ -9,6 +9,9 @@ SPOTIFLOW_SPOTIFY_TOKEN_CACHE      the token cache (default ~/.config/spotiflow/
 SPOTIFLOW_SPOTIFY_API_URL          API base (default https://api.spotify.com/v1/)
 SPOTIFLOW_SPOTIFY_TOKEN_URL        token endpoint (default https://accounts.spotify.com/api/token)
 SPOTIFLOW_SPOTIFY_MAX_RETRY_AFTER  longest Retry-After honoured, seconds (default 60)
+SPOTIFLOW_SPOTIFY_MAX_WAIT         all waiting of one run (Retry-After and backoff), seconds
+                                   (default 120): a source that keeps asking to wait is left
+                                   for the next run
 SPOTIFLOW_SPOTIFY_RETRIES          attempts for 5xx and timeouts (default 4)
 SPOTIFLOW_SPOTIFY_BACKOFF          first wait after a 5xx or timeout, seconds; doubles (default 1)
 SPOTIFLOW_SPOTIFY_TIMEOUT          seconds per request (default 10)
@@ -55,6 +58,7 @@ class SpotifySettings:
     api_url: str
     token_url: str
     max_retry_after: float
+    max_total_wait: float
     retries: int
     backoff: float
     timeout: float
@@ -74,6 +78,7 @@ class SpotifySettings:
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             token_url=env.get("SPOTIFLOW_SPOTIFY_TOKEN_URL") or DEFAULT_TOKEN_URL,
             max_retry_after=float(env.get("SPOTIFLOW_SPOTIFY_MAX_RETRY_AFTER") or 60),
+            max_total_wait=float(env.get("SPOTIFLOW_SPOTIFY_MAX_WAIT") or 120),
             retries=int(env.get("SPOTIFLOW_SPOTIFY_RETRIES") or 4),
             backoff=float(env.get("SPOTIFLOW_SPOTIFY_BACKOFF") or 1),
             timeout=float(env.get("SPOTIFLOW_SPOTIFY_TIMEOUT") or 10),
