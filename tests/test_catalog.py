@@ -133,8 +133,10 @@ def test_forced_scale_and_out_of_range_values(tmp_path: Path) -> None:
     assert [r.reason for r in as_percent.rejects] == ["valence 140 is outside 0..100"]
     as_unit = read_catalog(path, scale="unit")
     assert [r.reason for r in as_unit.rejects] == ["valence 140 is outside 0..1"]
-    # Auto-detection sees a value above 1 and reads the whole file as percent.
-    assert read_catalog(path).options == {"scale": "percent"}
+    # Auto-detection goes by the bulk of the values: one above 1 is that row's problem.
+    detected = read_catalog(path)
+    assert detected.options == {"scale": "unit"}
+    assert [r.reason for r in detected.rejects] == ["valence 140 is outside 0..1"]
 
 
 def test_a_file_that_is_no_catalog_is_refused(tmp_path: Path) -> None:
@@ -165,3 +167,26 @@ def test_numbers_too_large_for_their_column_are_rejected(
     result = read_catalog(path, scale="unit")
     assert (result.rows_in, result.rows_landed) == (2, 1)
     assert result.rejects[0].reason == f"{column} {value!r} is out of range"
+
+
+@pytest.mark.parametrize("odd", ["1.2", "inf"])
+def test_one_odd_value_does_not_make_a_unit_catalog_percent(tmp_path: Path, odd: str) -> None:
+    header = (
+        "track_id,artists,track_name,acousticness,danceability,energy,instrumentalness,"
+        "liveness,speechiness,valence\n"
+    )
+    rows = [
+        f"{track_id},Artist {n},Song {n},0.03,0.676,0.461,0.0,0.36,0.14,0.715"
+        for n, track_id in enumerate(
+            ["5SuOikwiRyPMVoIQDJUgSV", "4qPNDBW1i3p13qLCt0Ki3A", "1iJBSr7s7jYXzM8EGcbK5b"]
+        )
+    ]
+    rows.append(f"2y6bIYxXwAGOWPb7z0ZLfm,Artist 9,Song 9,0.03,0.5,{odd},0.0,0.36,0.14,0.5")
+    path = tmp_path / "tracks.csv"
+    path.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    result = read_catalog(path)
+    assert result.options == {"scale": "unit"}
+    assert (result.rows_in, result.rows_landed) == (4, 3)
+    assert "energy" in result.rejects[0].reason and result.rejects[0].line == 5
+    energies = result.tables["audio_features"].column("energy").to_pylist()
+    assert energies == [0.461, 0.461, 0.461]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ingest.errors import InputFileError
@@ -50,18 +51,23 @@ def _resolve_columns(header: list[str]) -> dict[str, str]:
 
 
 def detect_scale(path: Path, columns: dict[str, str], rows: list) -> str:
-    """Percent when the columns say so (`danceability_%`) or any feature value exceeds 1."""
+    """Percent when the columns say so (`danceability_%`), or when most positive feature values
+    exceed 1: the bulk of the rows decides, so one typo (1.2) or an `inf` in a 0..1 catalog
+    cannot flip it (that row is rejected as out of range instead)."""
     feature_columns = [columns[name] for name in AUDIO_FEATURES if name in columns]
     if any(column.endswith(("_%", "_pct")) for column in feature_columns):
         return "percent"
+    above, positive = 0, 0
     for row in rows:
         for column in feature_columns:
             try:
-                if float(row.values.get(column, "") or 0) > 1.0:
-                    return "percent"
+                value = float(row.values.get(column, "") or 0)
             except ValueError:
                 continue
-    return "unit"
+            if math.isfinite(value) and value > 0:
+                positive += 1
+                above += value > 1.0
+    return "percent" if positive and above * 2 > positive else "unit"
 
 
 def read_catalog(path: Path, *, scale: str = "auto", encoding: str = "auto") -> ReadResult:
