@@ -323,10 +323,10 @@ def test_unpacked_members_stay_in_the_data_dir_and_go(
     seen: list[Path] = []
     unpack = members._from_zip
 
-    def spy(archive_path: Path, scratch: Path):
+    def spy(archive_path: Path, scratch: Path, limits):
         seen.append(scratch)
         assert oct(scratch.stat().st_mode & 0o777) == "0o700"
-        return unpack(archive_path, scratch)
+        return unpack(archive_path, scratch, limits)
 
     monkeypatch.setattr(members, "_from_zip", spy)
     archive = zip_folder(EXTENDED, tmp_path / "my_spotify_data.zip")
