@@ -8,11 +8,13 @@ from ingest.landing import Lake
 from ingest.settings import Settings
 
 
-def build(settings: Settings, *, run_checks: bool = True) -> None:
+def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = False) -> None:
     """Build every model and test; fail with a readable summary if anything fails.
 
     The build holds the lake's lock: it never reads a load that is still being written, and
-    what a killed landing left is removed first, so the marts see committed loads only.
+    what a killed landing left is removed first. (dbt's sources read committed loads only
+    whoever runs it: macros/lake/committed_lake.sql.) A full refresh rebuilds every incremental
+    model from the lake, as after a load was withdrawn.
     """
     lake = Lake(settings.lake_dir)
     with lake.locked("building the warehouse"):
@@ -21,7 +23,7 @@ def build(settings: Settings, *, run_checks: bool = True) -> None:
         removed = lake.recover()
         if removed:
             print(f"build: removed {len(removed)} file(s) an interrupted landing left")
-        outcome = run_dbt(settings, "build")
+        outcome = run_dbt(settings, "build", *(["--full-refresh"] if full_refresh else []))
         print(outcome.summary())
         # Stale sources warn; they do not fail the build (the data may simply be historical).
         print(run_dbt(settings, "source", "freshness", raise_on_failure=False).summary())

@@ -212,7 +212,20 @@ def cmd_refresh(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.build import build
 
-    build(settings, run_checks=not args.no_checks)
+    build(settings, run_checks=not args.no_checks, full_refresh=args.full_refresh)
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.build import build
+
+    removed = Lake(settings.lake_dir).withdraw(args.load_id)
+    print(f"forget: load {args.load_id} withdrawn ({len(removed)} file(s) removed from the lake)")
+    if args.no_build:
+        print("forget: run `spotiflow build --full-refresh` to take it out of the marts")
+        return 0
+    # Incremental models only see loads arriving: a load leaving needs every model rebuilt.
+    build(settings, full_refresh=True)
     return 0
 
 
@@ -374,7 +387,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="dbt build (models + tests), then quality checks")
     build.add_argument("--no-checks", action="store_true", help="skip the quality checkpoint")
+    build.add_argument(
+        "--full-refresh", action="store_true", help="rebuild incremental models from the lake"
+    )
     build.set_defaults(handler=cmd_build)
+
+    forget = commands.add_parser(
+        "forget",
+        help="withdraw a committed load from the lake (say its files were lost), then rebuild",
+    )
+    forget.add_argument("load_id", metavar="LOAD_ID", help="the load, as fct_loads names it")
+    forget.add_argument(
+        "--no-build", action="store_true", help="withdraw only; build --full-refresh later"
+    )
+    forget.set_defaults(handler=cmd_forget)
 
     refresh = commands.add_parser(
         "refresh",

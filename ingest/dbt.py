@@ -76,7 +76,9 @@ def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> Db
                 f"{node.resource_type} {node.name}: {message[0] if message else status}"
             )
     if result.exception is not None and not outcome.failures:
-        outcome.failures.append(str(result.exception).strip().splitlines()[0])
+        # "Compilation Error in operation …" then the message: say both, on one line.
+        lines = [line.strip() for line in str(result.exception).strip().splitlines()]
+        outcome.failures.append(": ".join(line for line in lines if line))
     if raise_on_failure and not outcome.success:
         detail = "\n  ".join(outcome.failures) or "see the log in " + str(
             settings.data_dir / "logs"

@@ -180,6 +180,20 @@ class Lake:
                     removed.append(path)
         return removed
 
+    def withdraw(self, load_id: str) -> list[Path]:
+        """Take a committed load out of the lake: its manifest row first (from then on the load
+        is not committed), then whatever files of it remain. Returns the files removed."""
+        with self.locked(f"withdrawing load {load_id}"):
+            if load_id not in self.committed_load_ids():
+                raise SpotiflowError(
+                    f"no committed load {load_id!r} in {self.root} (the loads are listed in "
+                    "marts.fct_loads and named by the files in lake/loads/)"
+                )
+            manifest_file = self.entity_dir(MANIFEST_ENTITY) / f"{load_id}.parquet"
+            manifest_file.unlink()
+            _fsync_dir(manifest_file.parent)
+            return [manifest_file, *self.recover()]
+
     def land(self, result: ReadResult) -> LoadReport:
         """Land one reader's result: nothing new if the same input was landed before."""
         started_at = _utcnow()
@@ -246,6 +260,13 @@ class Lake:
                 "entities": ",".join(sorted(e for e, rows in entity_rows.items() if rows)),
                 "plays_from": _earliest_play(tables),
                 "lists_from": _earliest(tables.get("recommendations"), "generated_at"),
+                "entity_rows": json.dumps(
+                    {
+                        **{e: rows for e, rows in entity_rows.items() if rows},
+                        **({REJECTS_ENTITY: len(result.rejects)} if result.rejects else {}),
+                    },
+                    sort_keys=True,
+                ),
             }
             manifest = pa.Table.from_pylist([manifest_row], schema=ENTITIES[MANIFEST_ENTITY])
             # The manifest row is written last: until it exists the load is not committed.

@@ -12,6 +12,7 @@ each data set is read into a pandas frame and validated there. The checks are da
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -83,6 +84,12 @@ CHECKS: dict[str, list[Check]] = {
     "reconcile.plays": [
         ("equal", {"column_A": "plays_landed", "column_B": "plays_in_marts"}),
     ],
+    # Each load's rows per entity: as its manifest row says = in its file = what dbt's source
+    # reads (a file lost, replaced or cut short after landing shows here).
+    "reconcile.lake": [
+        ("equal", {"column_A": "manifest_rows", "column_B": "lake_rows"}),
+        ("equal", {"column_A": "lake_rows", "column_B": "source_rows"}),
+    ],
 }  # fmt: skip
 
 # The columns that name a failing row in a data set's examples.
@@ -95,6 +102,7 @@ KEYS: dict[str, list[str]] = {
     "lake.loads": ["load_id", "source_file"],
     "reconcile.loads": ["load_id", "source_file"],
     "reconcile.plays": ["source"],
+    "reconcile.lake": ["load_id", "entity"],
 }
 
 # Reconciliations over the warehouse connection, the lake's committed files registered as
@@ -181,6 +189,33 @@ def _register_lake(connection: duckdb.DuckDBPyConnection, lake: Lake, entity: st
     connection.register(f"lake_{entity}", table)
 
 
+def _lake_rows(connection: duckdb.DuckDBPyConnection, lake: Lake) -> pd.DataFrame:
+    """One row per (load, entity) the manifest says the load wrote (loads landed before the
+    manifest counted rows per entity are not listed)."""
+    rows = []
+    read: dict[str, dict[str, int]] = {}
+    for load in lake.manifest().select(["load_id", "entity_rows"]).to_pylist():
+        for entity, count in json.loads(load["entity_rows"] or "{}").items():
+            path = lake.entity_dir(entity) / f"{load['load_id']}.parquet"
+            if entity not in read:
+                read[entity] = dict(
+                    connection.execute(
+                        f'select load_id, count(*) from lake."{entity}" group by load_id'
+                    ).fetchall()
+                )
+            rows.append(
+                {
+                    "load_id": load["load_id"],
+                    "entity": entity,
+                    "manifest_rows": count,
+                    "lake_rows": pq.read_metadata(path).num_rows if path.is_file() else 0,
+                    "source_rows": read[entity].get(load["load_id"], 0),
+                }
+            )
+    columns = ["load_id", "entity", "manifest_rows", "lake_rows", "source_rows"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _read_frames(settings: Settings) -> dict[str, pd.DataFrame]:
     lake = Lake(settings.lake_dir)
     frames: dict[str, pd.DataFrame] = {}
@@ -191,6 +226,9 @@ def _read_frames(settings: Settings) -> dict[str, pd.DataFrame]:
             _register_lake(connection, lake, entity)
         for name in CHECKS:
             layer, entity = name.split(".")
+            if name == "reconcile.lake":
+                frames[name] = _lake_rows(connection, lake)
+                continue
             sql = f"select * from lake_{entity}" if layer == "lake" else RECONCILIATIONS[name]
             frames[name] = connection.sql(sql).df()
     loads = frames["lake.loads"]

@@ -229,6 +229,9 @@ LOADS = pa.schema(
         pa.field("entities", pa.string()),
         pa.field("plays_from", pa.timestamp("us")),
         pa.field("lists_from", pa.timestamp("us")),
+        # Rows written per entity, rejects included (JSON object): what the lake must hold for
+        # this load, reconciled by the quality checkpoint. Null in loads landed before it.
+        pa.field("entity_rows", pa.string()),
     ]
 )
 

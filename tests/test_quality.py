@@ -21,7 +21,7 @@ from tests.helpers import make_settings, query
 def test_the_sample_passes_every_expectation(demo_settings: Settings) -> None:
     report = run_checkpoint(demo_settings)
     assert report.success, report.summary()
-    assert len(report.results) == len(CHECKS) == 8
+    assert len(report.results) == len(CHECKS) == 9
     assert report.expectations == sum(len(checks) for checks in CHECKS.values())
     assert report.summary().endswith("all passed")
     rows = {result.name: result.rows for result in report.results}
@@ -29,6 +29,9 @@ def test_the_sample_passes_every_expectation(demo_settings: Settings) -> None:
     assert rows["lake.loads"] == rows["reconcile.loads"] == loads == 5
     # The sample's legacy plays and the generated population's, each reconciled by source.
     assert rows["reconcile.plays"] == 2 and rows["lake.plays"] > 1350
+    # Each load's rows per entity, manifest = lake = source: every load wrote some entity, and
+    # most several (the sample: plays, tracks and audio features).
+    assert rows["reconcile.lake"] > loads
 
 
 @pytest.fixture
@@ -60,7 +63,7 @@ def test_defects_fail_and_are_named(corrupted: Settings) -> None:
     report = run_checkpoint(corrupted)
     assert not report.success
     summary = report.summary()
-    assert summary.startswith("quality checkpoint: 8 data sets")
+    assert summary.startswith("quality checkpoint: 9 data sets")
     (loads,) = query(corrupted, "select count(*) from marts.fct_loads")[0]
     assert (
         f"lake.loads: rows_in = rows_accounted: 1 of {loads + 1} rows fail "
@@ -84,8 +87,9 @@ def test_check_command_exits_1_on_failure(corrupted: Settings, capsys) -> None:
 
 
 def test_build_fails_readably_when_a_load_does_not_add_up(corrupted: Settings, capsys) -> None:
-    # dbt rebuilds the marts from the lake; the forged manifest row still fails the build.
+    # The forged manifest row claims a rejects file the lake lacks: no model runs on that lake.
     assert main(["build"]) == 1
     captured = capsys.readouterr()
-    assert "fct_loads" in captured.err and "expression_is_true" in captured.err
+    assert "rejects/forged.parquet of load forged" in captured.err
+    assert "spotiflow forget forged" in captured.err
     assert "Traceback" not in captured.err

@@ -389,6 +389,30 @@ def test_an_export_folder_is_read_as_itself_whatever_its_name(
     assert "2 rows in, 2 landed" in capsys.readouterr().out
 
 
+def test_a_history_file_with_records_but_none_read_is_never_zero_rows(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Should a path ever be read as something else again (as 'exp [1]' read 'exp 1'), the
+    file's records are accounted for: a rejected problem naming the file, not "0 rows"."""
+    from ingest.sources.spotify_export import json_files
+
+    monkeypatch.setattr(json_files, "literal_path", str)
+    decoy = tmp_path / "exp 1" / "MyData"
+    decoy.mkdir(parents=True)
+    (decoy / "endsong_0.json").write_text(json.dumps(BAD_ROWS[:1] * 5))
+    folder = tmp_path / "exp [1]" / "MyData"
+    folder.mkdir(parents=True)
+    (folder / "endsong_0.json").write_bytes((ENDSONG / "MyData" / "endsong_0.json").read_bytes())
+    (folder / "endsong_1.json").write_text(" [ \n ] ")
+    assert main(["ingest", "spotify-export", str(folder.parent), "--user", "alice"]) == 0
+    assert "1 rows in, 0 landed, 1 rejected" in capsys.readouterr().out
+    lake = Lake(settings.lake_dir)
+    (rejects,) = [pq.read_table(path) for path in lake.committed_files("rejects")]
+    assert rejects["reason"].to_pylist() == [
+        "endsong_0.json holds records but none could be read from it"
+    ]
+
+
 def _zip_of(target: Path, members: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():

@@ -54,6 +54,13 @@ def clear_records(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute("delete from json_files")
 
 
+def _is_empty_array(path: Path) -> bool:
+    """Whether a file says `[]` (whitespace and a BOM aside) and nothing else."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    return head.lstrip(b"\xef\xbb\xbf").translate(None, b" \t\r\n") == b"[]"
+
+
 def _is_blank(path: Path) -> bool:
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
@@ -173,4 +180,10 @@ def read_history_files(
     ).fetchall()
     for index, count in counts:
         outcomes[index].records = count
+    for index, path in readable.items():
+        outcome = outcomes[index]
+        # Records in, none read, nothing said: never "0 rows" (a path read as a pattern once
+        # read another file in its stead).
+        if not outcome.records and outcome.problem is None and not _is_empty_array(path):
+            outcome.problem = "holds records but none could be read from it"
     return outcomes

@@ -1,0 +1,26 @@
+{#-
+  One row per day (date_day) from `first_day` to `last_day` of each row of `relation`, both
+  ends included; no rows where either is null. Each engine spells a series its own way.
+-#}
+{% macro days_between(relation, first_day, last_day) -%}
+    {{ return(adapter.dispatch('days_between', 'spotiflow')(relation, first_day, last_day)) }}
+{%- endmacro %}
+
+{% macro default__days_between(relation, first_day, last_day) -%}
+    select cast(unnest(generate_series({{ first_day }}, {{ last_day }}, interval 1 day)) as date)
+        as date_day
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro postgres__days_between(relation, first_day, last_day) -%}
+    select cast(series.day as date) as date_day
+    from {{ relation }}
+    cross join lateral generate_series(
+        cast({{ first_day }} as timestamp), cast({{ last_day }} as timestamp), interval '1 day'
+    ) as series (day)
+{%- endmacro %}
+
+{% macro spark__days_between(relation, first_day, last_day) -%}
+    select explode(sequence({{ first_day }}, {{ last_day }}, interval 1 day)) as date_day
+    from {{ relation }}
+{%- endmacro %}
