@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from ingest.errors import SpotiflowError
+from ingest.errors import STORAGE_FAILURES, SpotiflowError, os_error_line
 from ingest.landing import Lake, LoadReport
 from ingest.settings import SAMPLES_DIR, Settings
 
@@ -476,9 +476,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("spotiflow: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:  # the filesystem said no (disk full, read-only, permissions)
+        if os.environ.get("SPOTIFLOW_DEBUG"):
+            raise
+        print(f"spotiflow: error: {os_error_line(error)}", file=sys.stderr)
+        return 2
     except Exception as error:  # the last guard: no traceback reaches the user
         if os.environ.get("SPOTIFLOW_DEBUG"):
             raise
+        if any(text in str(error) for text in STORAGE_FAILURES):
+            # DuckDB's IO errors are no OSError, but name the file and the reason.
+            print(f"spotiflow: error: {str(error).splitlines()[0]}", file=sys.stderr)
+            return 2
         print(
             f"spotiflow: unexpected error: {type(error).__name__}: {error} "
             "(set SPOTIFLOW_DEBUG=1 to see the traceback)",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ingest.errors import BuildError
+from ingest.errors import STORAGE_FAILURES, BuildError, SpotiflowError
 from ingest.settings import Settings
 
 
@@ -63,8 +64,13 @@ def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> Db
         "--quiet",
     ]  # fmt: skip
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with dbt_environment(settings):
-        result = dbtRunner().invoke(cli_args)
+    # A log file that cannot be written (disk full) must not print a traceback per line.
+    raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
+    try:
+        with dbt_environment(settings):
+            result = dbtRunner().invoke(cli_args)
+    finally:
+        logging.raiseExceptions = raise_exceptions
     outcome = DbtOutcome(command=command, success=result.success)
     for node_result in getattr(result.result, "results", None) or []:
         status = str(getattr(node_result.status, "value", node_result.status))
@@ -79,6 +85,10 @@ def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> Db
         # "Compilation Error in operation …" then the message: say both, on one line.
         lines = [line.strip() for line in str(result.exception).strip().splitlines()]
         outcome.failures.append(": ".join(line for line in lines if line))
+    storage = [f for f in outcome.failures if any(text in f for text in STORAGE_FAILURES)]
+    if storage:
+        # Not a failing model: the data dir cannot take the build's writes.
+        raise SpotiflowError(f"{outcome.summary()}: the warehouse cannot be written: {storage[0]}")
     if raise_on_failure and not outcome.success:
         detail = "\n  ".join(outcome.failures) or "see the log in " + str(
             settings.data_dir / "logs"

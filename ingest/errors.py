@@ -25,3 +25,28 @@ class BuildError(SpotiflowError):
     """dbt or the quality checkpoint failed; the message summarises what failed."""
 
     exit_code = 1
+
+
+class StorageError(SpotiflowError):
+    """The data dir cannot take a write (disk full, read-only, no permission): names where."""
+
+    def __init__(self, path: Path | str, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(f"{path}: cannot write ({reason}); nothing of it was committed")
+
+
+# What the operating system says when the data dir cannot be written, as dbt passes it on.
+STORAGE_FAILURES = (
+    "No space left on device",
+    "Disk quota exceeded",
+    "Read-only file system",
+    "Permission denied",
+    "Operation not permitted",
+)
+
+
+def os_error_line(error: OSError) -> str:
+    """One line for an OSError that reached the top: the path it names, and what went wrong."""
+    reason = error.strerror or str(error) or type(error).__name__
+    paths = [str(name) for name in (error.filename, error.filename2) if name]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason

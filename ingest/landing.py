@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.errors import SpotiflowError
+from ingest.errors import SpotiflowError, StorageError
 from ingest.identity import file_checksum, stable_hash
 from ingest.records import ReadResult
 from ingest.schemas import ENTITIES, PLAY_TIME_COLUMNS, lake_schema
@@ -77,12 +77,18 @@ def write_parquet_atomically(table: pa.Table, target: Path) -> None:
     """Write to a hidden temporary name in the same folder, flush to disk, then rename."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
-    with temporary.open("wb") as handle:
-        pq.write_table(table, handle, compression="zstd")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    _fsync_dir(target.parent)
+    try:
+        with temporary.open("wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+        _fsync_dir(target.parent)
+    except OSError as error:
+        # Disk full, read-only, no permission: the temporary file goes, the target was never
+        # there (the manifest row is written last, so the load is not committed either).
+        temporary.unlink(missing_ok=True)
+        raise StorageError(target, error) from None
 
 
 class Lake:
