@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,15 +36,42 @@ def dashboard_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_SECONDS = 10
+
+
 def serve(settings: Settings, port: int) -> int:
+    """Run the server in the foreground until it exits or this process is told to stop.
+
+    The server runs in a session of its own, so only this process signals it: SIGTERM, SIGINT
+    and SIGHUP are passed on, then the server is waited for (killed after a grace period), so
+    no orphan keeps the port and the warehouse.
+    """
     if not 0 < port < 65536:
         raise SpotiflowError(f"--port {port}: expected 1..65535")
     if not APP.exists():
         raise SpotiflowError(f"the dashboard app is missing ({APP}): reinstall SpotiFlow")
     print(f"dashboard: http://127.0.0.1:{port} (reading {settings.warehouse_path}; Ctrl+C stops)")
+    server = subprocess.Popen(
+        streamlit_command(port), env=dashboard_environment(settings), start_new_session=True
+    )
+    received: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            server.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
     try:
-        return subprocess.run(
-            streamlit_command(port), env=dashboard_environment(settings)
-        ).returncode
-    except KeyboardInterrupt:
-        return 0
+        while True:
+            try:
+                code = server.wait(timeout=STOP_GRACE_SECONDS if received else None)
+                break
+            except subprocess.TimeoutExpired:
+                server.kill()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    # Stopped on request: a clean stop, whatever the server's own exit code.
+    return 0 if received else code

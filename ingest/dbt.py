@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ingest.errors import STORAGE_FAILURES, BuildError, SpotiflowError
 from ingest.settings import Settings
+
+# DuckDB's words when another process holds the file: "Conflicting lock is held in
+# /usr/bin/python3 (PID 4242)" (the program and pid are the holder).
+_LOCK_CONFLICT = re.compile(r"Conflicting lock is held in (.+?\(PID \d+\)|[^\n]*)")
 
 
 @dataclass
@@ -37,6 +43,10 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
         "DBT_PROFILES_DIR": str(settings.project_dir),
         "DBT_TARGET": settings.dbt_target,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        # dbt-duckdb waits 1, 2, 4 … s between attempts: as many as the wait allows.
+        "SPOTIFLOW_DUCKDB_CONNECT_ATTEMPTS": str(
+            max(1, math.ceil(math.log2(settings.warehouse_lock_wait + 1)))
+        ),
     }
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
@@ -50,27 +60,20 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> DbtOutcome:
-    """Invoke dbt (quietly: errors only) and summarise the results."""
+def _invoke(settings: Settings, cli_args: list[str]):  # -> dbtRunnerResult
     from dbt.cli.main import dbtRunner  # imported late: dbt takes ~1.5 s to import
 
-    command = " ".join(arg for arg in args if not arg.startswith("-"))
-    cli_args = [
-        *args,
-        "--project-dir", str(settings.project_dir),
-        "--profiles-dir", str(settings.project_dir),
-        "--target", settings.dbt_target,
-        "--log-path", str(settings.data_dir / "logs"),
-        "--quiet",
-    ]  # fmt: skip
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A log file that cannot be written (disk full) must not print a traceback per line.
     raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
     try:
         with dbt_environment(settings):
-            result = dbtRunner().invoke(cli_args)
+            return dbtRunner().invoke(cli_args)
     finally:
         logging.raiseExceptions = raise_exceptions
+
+
+def _outcome(command: str, result) -> DbtOutcome:
     outcome = DbtOutcome(command=command, success=result.success)
     for node_result in getattr(result.result, "results", None) or []:
         status = str(getattr(node_result.status, "value", node_result.status))
@@ -85,6 +88,42 @@ def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> Db
         # "Compilation Error in operation …" then the message: say both, on one line.
         lines = [line.strip() for line in str(result.exception).strip().splitlines()]
         outcome.failures.append(": ".join(line for line in lines if line))
+    return outcome
+
+
+def _lock_holder(outcome: DbtOutcome) -> str | None:
+    """Who holds the warehouse, when a failure is DuckDB's lock conflict (else None)."""
+    for failure in outcome.failures:
+        found = _LOCK_CONFLICT.search(failure)
+        if found:
+            return found.group(1).strip() or "another process"
+    return None
+
+
+def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> DbtOutcome:
+    """Invoke dbt (quietly: errors only) and summarise the results.
+
+    A reader holding the DuckDB file (the dashboard, a BI tool) keeps dbt from opening it:
+    dbt-duckdb retries the connection with backoff for about SPOTIFLOW_WAREHOUSE_LOCK_WAIT
+    seconds (profiles.yml), then the holder is named.
+    """
+    command = " ".join(arg for arg in args if not arg.startswith("-"))
+    cli_args = [
+        *args,
+        "--project-dir", str(settings.project_dir),
+        "--profiles-dir", str(settings.project_dir),
+        "--target", settings.dbt_target,
+        "--log-path", str(settings.data_dir / "logs"),
+        "--quiet",
+    ]  # fmt: skip
+    outcome = _outcome(command, _invoke(settings, cli_args))
+    holder = _lock_holder(outcome)
+    if holder is not None:
+        raise SpotiflowError(
+            f"{settings.warehouse_path} is held by {holder} (a dashboard, BI tool or other "
+            f"reader) and was not let go of within {settings.warehouse_lock_wait} s: close it, "
+            "or set SPOTIFLOW_WAREHOUSE_LOCK_WAIT"
+        )
     storage = [f for f in outcome.failures if any(text in f for text in STORAGE_FAILURES)]
     if storage:
         # Not a failing model: the data dir cannot take the build's writes.

@@ -75,6 +75,8 @@ class Settings:
     SPOTIFLOW_EXPORT_MAX_MEMBER_MB, SPOTIFLOW_EXPORT_MAX_TOTAL_MB, SPOTIFLOW_EXPORT_MAX_RATIO
                             what a zipped export may unpack to: per file, in all, and the
                             compression ratio (defaults 256, 4096, 100)
+    SPOTIFLOW_WAREHOUSE_LOCK_WAIT  seconds a build waits for a reader (the dashboard, a BI
+                            tool) to let go of the DuckDB file before it names it (default 30)
     SPOTIFLOW_REFRESH_API   whether `spotiflow refresh` polls the Web API: auto (when a Spotify
                             app is configured), on, off (default: auto)
     """
@@ -89,6 +91,7 @@ class Settings:
     refresh_api: str
     duckdb_temp_directory_override: Path | None = None
     archive_limits: ArchiveLimits = ArchiveLimits()
+    warehouse_lock_wait: int = 30
 
     @property
     def lake_dir(self) -> Path:
@@ -136,6 +139,7 @@ class Settings:
             export_drop_dir=Path(env.get("SPOTIFLOW_EXPORT_DROP_DIR") or data_dir / "drop"),
             refresh_api=_choice(env, "SPOTIFLOW_REFRESH_API", ("auto", "on", "off")),
             archive_limits=ArchiveLimits.from_env(env),
+            warehouse_lock_wait=_positive(env, "SPOTIFLOW_WAREHOUSE_LOCK_WAIT", 30),
             duckdb_temp_directory_override=(
                 Path(env["SPOTIFLOW_DUCKDB_TEMP_DIRECTORY"]).resolve()
                 if env.get("SPOTIFLOW_DUCKDB_TEMP_DIRECTORY")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import duckdb
 
 from ingest.errors import SpotiflowError
@@ -22,14 +24,21 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
         raise SpotiflowError(
             f"no warehouse at {settings.warehouse_path}: run `spotiflow build` first"
         )
-    try:
-        # Read-write on purpose: dbt runs in this same process, and DuckDB refuses to open one
-        # file read-only and read-write at once within a process.
-        return duckdb.connect(str(settings.warehouse_path), config=warehouse_config(settings))
-    except duckdb.IOException as exc:
-        raise SpotiflowError(
-            f"cannot open {settings.warehouse_path} ({exc}); is a build running?"
-        ) from None
+    deadline = time.monotonic() + settings.warehouse_lock_wait
+    pause = 0.2
+    while True:
+        try:
+            # Read-write on purpose: dbt runs in this same process, and DuckDB refuses to open
+            # one file read-only and read-write at once within a process.
+            return duckdb.connect(str(settings.warehouse_path), config=warehouse_config(settings))
+        except duckdb.IOException as exc:
+            # Another process holds the file: a reader lets go soon; wait for it a while.
+            if "Conflicting lock" not in str(exc) or time.monotonic() + pause > deadline:
+                raise SpotiflowError(
+                    f"cannot open {settings.warehouse_path} ({exc}); is a build running?"
+                ) from None
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
 
 
 def mart_exists(connection: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -1,0 +1,129 @@
+"""SpotiFlow among other processes: the dashboard stops its server with itself; a build meets
+readers of the warehouse and waits for them, or names the one that will not let go."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ingest.cli import main
+from ingest.settings import Settings
+from tests.helpers import SAMPLE_CSV, query
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead but for its exit status.
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_stopping_the_dashboard_stops_its_server(settings: Settings, signum: int) -> None:
+    port = _free_port()
+    command = subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "dashboard", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/_stcore/health", timeout=2
+                ) as answer,
+            ):
+                if answer.read() == b"ok":
+                    break
+            assert command.poll() is None, "the dashboard exited"
+            assert time.monotonic() < deadline, "the dashboard did not come up in 60 s"
+            time.sleep(0.3)
+        (server,) = _children(command.pid)
+        command.send_signal(signum)
+        assert command.wait(timeout=30) == 0
+        assert not _alive(server), "the server outlived the command"
+        with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+            probe.connect(("127.0.0.1", port))  # nothing listens on the port any more
+    finally:
+        command.kill()
+        command.wait()
+
+
+_READER = """
+import sys, time, duckdb
+path, hold = sys.argv[1], float(sys.argv[2])
+print("reading", flush=True)
+while True:
+    with duckdb.connect(path, read_only=True) as connection:
+        connection.execute("select count(*) from marts.fct_plays").fetchall()
+        time.sleep(hold)
+    time.sleep(0.05)
+"""
+
+
+@contextlib.contextmanager
+def _reader(settings: Settings, hold_seconds: float):
+    """Another process opening the warehouse read-only, holding it a while, again and again."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _READER, str(settings.warehouse_path), str(hold_seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "reading"
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_build_waits_for_a_reader_opening_the_warehouse_in_a_loop(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest", "legacy-csv", str(SAMPLE_CSV)]) == 0
+    assert main(["build", "--no-checks"]) == 0
+    with _reader(settings, hold_seconds=0.05):
+        assert main(["build"]) == 0, capsys.readouterr().err
+    assert query(settings, "select count(*) from marts.fct_plays") == [(1350,)]
+
+
+def test_a_build_names_a_reader_that_will_not_let_go(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest", "legacy-csv", str(SAMPLE_CSV)]) == 0
+    assert main(["build", "--no-checks"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("SPOTIFLOW_WAREHOUSE_LOCK_WAIT", "2")
+    with _reader(settings, hold_seconds=600) as reader:
+        started = time.monotonic()
+        assert main(["build", "--no-checks"]) == 2
+        waited = time.monotonic() - started
+    error = capsys.readouterr().err
+    assert f"(PID {reader.pid})" in error and "SPOTIFLOW_WAREHOUSE_LOCK_WAIT" in error
+    assert len(error.strip().splitlines()) == 1
+    assert waited < 60
