@@ -3,8 +3,8 @@
 Each element lands in the temp view `history_records` (member_index, record_number, record)
 whatever it is (an object, a list, a number): what a record must hold is judged afterwards, in
 SQL, once (records.py). Files DuckDB refuses whole (cut off mid-array, a lone UTF-16 surrogate,
-not an array at all) are mended first: their complete records are re-written as a clean array,
-and what could not be read becomes one problem for the file.
+bytes that are not UTF-8, not an array at all) are mended first: their complete records are
+re-written as a clean array, and what could not be read becomes one problem for the file.
 """
 
 from __future__ import annotations
@@ -120,11 +120,9 @@ def _kind_name(value: object) -> str:
 
 def _mended(path: Path, scratch: Path) -> tuple[Path | None, str | None]:
     """A clean copy of a file DuckDB refused, and what of it could not be read."""
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return None, f"is not UTF-8 (byte {exc.start})"
+    # Bytes that are not UTF-8 (a surrogate written raw, a stray Latin-1 byte) become U+FFFD,
+    # as an escaped lone surrogate does below: the record around them still lands.
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
