@@ -36,12 +36,16 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """What a zipped export may unpack to: bounded, so a hostile zip cannot fill the disk or
-    memory (a real member is about 12 MB and compresses about 10:1)."""
+    """What an export may hold: bounded, so a hostile one cannot fill the disk or memory. A
+    zipped export's unpacked size per member and in all and its compression ratio (a real
+    member is about 12 MB and compresses about 10:1); and for any export, records per history
+    file (a real one holds about 15,000) and rejected records per file."""
 
     max_member_bytes: int = 256 * 2**20
     max_total_bytes: int = 4 * 2**30
     max_ratio: int = 100
+    max_records_per_file: int = 1_000_000
+    max_rejects_per_file: int = 10_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ArchiveLimits:
@@ -49,6 +53,8 @@ class ArchiveLimits:
             max_member_bytes=_positive(env, "SPOTIFLOW_EXPORT_MAX_MEMBER_MB", 256) * 2**20,
             max_total_bytes=_positive(env, "SPOTIFLOW_EXPORT_MAX_TOTAL_MB", 4096) * 2**20,
             max_ratio=_positive(env, "SPOTIFLOW_EXPORT_MAX_RATIO", 100),
+            max_records_per_file=_positive(env, "SPOTIFLOW_EXPORT_MAX_RECORDS", 1_000_000),
+            max_rejects_per_file=_positive(env, "SPOTIFLOW_EXPORT_MAX_REJECTS", 10_000),
         )
 
 
@@ -75,6 +81,8 @@ class Settings:
     SPOTIFLOW_EXPORT_MAX_MEMBER_MB, SPOTIFLOW_EXPORT_MAX_TOTAL_MB, SPOTIFLOW_EXPORT_MAX_RATIO
                             what a zipped export may unpack to: per file, in all, and the
                             compression ratio (defaults 256, 4096, 100)
+    SPOTIFLOW_EXPORT_MAX_RECORDS, SPOTIFLOW_EXPORT_MAX_REJECTS  records, and records that
+                            cannot land, one history file may hold (defaults 1,000,000, 10,000)
     SPOTIFLOW_WAREHOUSE_LOCK_WAIT  seconds a build waits for a reader (the dashboard, a BI
                             tool) to let go of the DuckDB file before it names it (default 30)
     SPOTIFLOW_REFRESH_API   whether `spotiflow refresh` polls the Web API: auto (when a Spotify

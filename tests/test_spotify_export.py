@@ -442,3 +442,39 @@ def test_a_member_larger_than_the_limit_is_refused(
     archive = _zip_of(tmp_path / "big.zip", {"MyData/endsong_0.json": json.dumps(records).encode()})
     assert main(["ingest", "spotify-export", str(archive)]) == 2
     assert "endsong_0.json unpacks to more than 1 MB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "records", "landed"),
+    [
+        ("SPOTIFLOW_EXPORT_MAX_REJECTS", "20", [{}] * 30, None),
+        ("SPOTIFLOW_EXPORT_MAX_REJECTS", "40", [{}] * 30, "30 rows in, 0 landed, 30 rejected"),
+        ("SPOTIFLOW_EXPORT_MAX_RECORDS", "5", BAD_ROWS[:1] * 6, None),
+        ("SPOTIFLOW_EXPORT_MAX_RECORDS", "6", BAD_ROWS[:1] * 6, "6 rows in"),
+    ],
+)
+def test_a_history_file_past_the_record_or_reject_limit_is_refused_naming_it(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    limit: str,
+    value: str,
+    records: list,
+    landed: str | None,
+) -> None:
+    """1.7 M `{}` records once became 1.7 M rejects in memory: a file that is mostly not a
+    history is refused whole, as is one holding more records than any real file does."""
+    monkeypatch.setenv(limit, value)
+    folder = tmp_path / "export" / "MyData"
+    folder.mkdir(parents=True)
+    (folder / "endsong_0.json").write_text(json.dumps(records))
+    code = main(["ingest", "spotify-export", str(folder.parent), "--user", "alice"])
+    captured = capsys.readouterr()
+    if landed is None:
+        assert code == 2
+        assert captured.err.startswith("spotiflow: error: endsong_0.json: ")
+        assert limit in captured.err and captured.err.count("\n") == 1
+        assert Lake(settings.lake_dir).committed_load_ids() == set()
+    else:
+        assert code == 0 and landed in captured.out

@@ -19,11 +19,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.errors import InputFileError
 from ingest.identity import user_id_for
 from ingest.readers.text import PLAUSIBLE_FROM, latest_plausible
 from ingest.records import ReadResult, Reject
 from ingest.schemas import ENTITIES
-from ingest.settings import Settings
+from ingest.settings import ArchiveLimits, Settings
 from ingest.sources.spotify_export.json_files import (
     FileOutcome,
     clear_records,
@@ -115,8 +116,10 @@ class ExportReading:
         members: list[Member],
         listener: Listener,
         latest: datetime,
+        limits: ArchiveLimits,
     ) -> None:
         self.connection = connection
+        self.limits = limits
         self.members = members
         self.listener = listener
         self.latest = latest
@@ -131,6 +134,14 @@ class ExportReading:
             batch = indexes[start : start + FILES_PER_BATCH]
             files = {index: self.members[index].path for index in batch}
             self.outcomes |= read_history_files(self.connection, files, scratch)
+            for index in batch:
+                if self.outcomes[index].records > self.limits.max_records_per_file:
+                    raise InputFileError(
+                        self.members[index].name,
+                        f"holds {self.outcomes[index].records:,} records; a history file may "
+                        f"hold at most {self.limits.max_records_per_file:,} "
+                        "(SPOTIFLOW_EXPORT_MAX_RECORDS)",
+                    )
             self.connection.execute(
                 "create or replace temp table typed_records as "
                 + typed_records_sql(keys, ACCOUNT_REQUIRED.get(kind, ())),
@@ -140,7 +151,26 @@ class ExportReading:
             self._keep(kind, entity, keys)
             self.connection.execute("drop table typed_records")
 
+    def _refuse_mostly_unreadable(self) -> None:
+        """A file with more records that cannot land than the limit is no history this reader
+        knows: refused whole, before its rejects are gathered."""
+        worst = self.connection.execute(
+            "select member_index, count(*), arg_min(problem, record_number) from typed_records "
+            "where problem is not null group by member_index having count(*) > ? "
+            "order by member_index limit 1",
+            [self.limits.max_rejects_per_file],
+        ).fetchall()
+        if worst:
+            index, count, problem = worst[0]
+            raise InputFileError(
+                self.members[index].name,
+                f"{count:,} of its records cannot land; a history file may have at most "
+                f"{self.limits.max_rejects_per_file:,} such (SPOTIFLOW_EXPORT_MAX_REJECTS): it "
+                f"is not a streaming history SpotiFlow can read (one problem: {problem})",
+            )
+
     def _keep(self, kind: str, entity: str, keys: dict[str, str]) -> None:
+        self._refuse_mostly_unreadable()
         bad = self.connection.sql(
             "select member_index, record_number, record, problem from typed_records "
             "where problem is not null order by member_index, record_number"
@@ -250,7 +280,7 @@ def read_spotify_export(
     with scratch_folder(settings.data_dir) as scratch, duckdb.connect() as connection:
         members = list_members(path, scratch, settings.archive_limits)
         listener = Listener(settings, user, username_in(members))
-        reading = ExportReading(connection, members, listener, latest)
+        reading = ExportReading(connection, members, listener, latest, settings.archive_limits)
         create_records_table(connection)
         for kind in _KIND_NOTES:
             extended = kind.startswith("extended")
