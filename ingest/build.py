@@ -23,7 +23,14 @@ def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = F
         removed = lake.recover()
         if removed:
             print(f"build: removed {len(removed)} file(s) an interrupted landing left")
-        outcome = run_dbt(settings, "build", *(["--full-refresh"] if full_refresh else []))
+        # A load withdrawn since the last full build: every mart is rebuilt without it.
+        withdrawn = lake.full_refresh_marker.exists()
+        if withdrawn and not full_refresh:
+            print("build: a load was withdrawn from the lake: rebuilding every model in full")
+        full = full_refresh or withdrawn
+        outcome = run_dbt(settings, "build", *(["--full-refresh"] if full else []))
+        if full:
+            lake.full_refresh_marker.unlink(missing_ok=True)
         print(outcome.summary())
         # Stale sources warn; they do not fail the build (the data may simply be historical).
         print(run_dbt(settings, "source", "freshness", raise_on_failure=False).summary())

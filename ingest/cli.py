@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from ingest.errors import STORAGE_FAILURES, SpotiflowError, os_error_line
+from ingest.errors import SpotiflowError, known_failure_line
 from ingest.landing import Lake, LoadReport
 from ingest.settings import SAMPLES_DIR, Settings
 
@@ -173,10 +173,8 @@ def refresh_steps(settings: Settings) -> list:  # -> list[Step]
             try:
                 print_report(land_spotify_export(settings, item, None))
             except Exception as error:  # one export must not keep the others out
-                reason = (
-                    str(error)
-                    if isinstance(error, SpotiflowError)
-                    else f"unexpected error ({type(error).__name__}) while landing {item.name}"
+                reason = known_failure_line(error) or (
+                    f"unexpected error ({type(error).__name__}) while landing {item.name}"
                 )
                 failed.append(f"{item.name}: {reason}")
                 moved = file_away(item, "failed")
@@ -222,10 +220,9 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     removed = Lake(settings.lake_dir).withdraw(args.load_id)
     print(f"forget: load {args.load_id} withdrawn ({len(removed)} file(s) removed from the lake)")
     if args.no_build:
-        print("forget: run `spotiflow build --full-refresh` to take it out of the marts")
+        print("forget: the next `spotiflow build` rebuilds every mart without it")
         return 0
-    # Incremental models only see loads arriving: a load leaving needs every model rebuilt.
-    build(settings, full_refresh=True)
+    build(settings)
     return 0
 
 
@@ -476,17 +473,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("spotiflow: interrupted", file=sys.stderr)
         return 130
-    except OSError as error:  # the filesystem said no (disk full, read-only, permissions)
-        if os.environ.get("SPOTIFLOW_DEBUG"):
-            raise
-        print(f"spotiflow: error: {os_error_line(error)}", file=sys.stderr)
-        return 2
     except Exception as error:  # the last guard: no traceback reaches the user
         if os.environ.get("SPOTIFLOW_DEBUG"):
             raise
-        if any(text in str(error) for text in STORAGE_FAILURES):
-            # DuckDB's IO errors are no OSError, but name the file and the reason.
-            print(f"spotiflow: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        line = known_failure_line(error)
+        if line is not None:  # the filesystem said no (disk full, read-only, permissions)
+            print(f"spotiflow: error: {line}", file=sys.stderr)
             return 2
         print(
             f"spotiflow: unexpected error: {type(error).__name__}: {error} "

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ingest.errors import SpotiflowError
@@ -52,23 +53,32 @@ def serve(settings: Settings, port: int) -> int:
     if not APP.exists():
         raise SpotiflowError(f"the dashboard app is missing ({APP}): reinstall SpotiFlow")
     print(f"dashboard: http://127.0.0.1:{port} (reading {settings.warehouse_path}; Ctrl+C stops)")
-    server = subprocess.Popen(
-        streamlit_command(port), env=dashboard_environment(settings), start_new_session=True
-    )
     received: list[int] = []
+    server: subprocess.Popen | None = None
 
     def forward(signum: int, frame: object) -> None:
         received.append(signum)
-        with contextlib.suppress(ProcessLookupError):
-            server.send_signal(signum)
+        if server is not None:
+            with contextlib.suppress(ProcessLookupError):
+                server.send_signal(signum)
 
+    # Handlers first: a signal arriving while the server starts is passed on once it has.
     previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
     try:
+        server = subprocess.Popen(
+            streamlit_command(port), env=dashboard_environment(settings), start_new_session=True
+        )
+        if received:
+            server.send_signal(received[0])
+        stop_by: float | None = None
         while True:
-            try:
-                code = server.wait(timeout=STOP_GRACE_SECONDS if received else None)
+            # Polled, not one blocking wait: a handler's return does not end a wait.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = server.wait(timeout=0.2)
                 break
-            except subprocess.TimeoutExpired:
+            if received and stop_by is None:
+                stop_by = time.monotonic() + STOP_GRACE_SECONDS
+            if stop_by is not None and time.monotonic() > stop_by:
                 server.kill()
     finally:
         for signum, handler in previous.items():

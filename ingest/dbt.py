@@ -6,17 +6,13 @@ import contextlib
 import logging
 import math
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ingest.errors import STORAGE_FAILURES, BuildError, SpotiflowError
 from ingest.settings import Settings
-
-# DuckDB's words when another process holds the file: "Conflicting lock is held in
-# /usr/bin/python3 (PID 4242)" (the program and pid are the holder).
-_LOCK_CONFLICT = re.compile(r"Conflicting lock is held in (.+?\(PID \d+\)|[^\n]*)")
+from ingest.warehouse import held, lock_holder
 
 
 @dataclass
@@ -43,9 +39,11 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
         "DBT_PROFILES_DIR": str(settings.project_dir),
         "DBT_TARGET": settings.dbt_target,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        # dbt-duckdb waits 1, 2, 4 … s between attempts: as many as the wait allows.
+        "SPOTIFLOW_DUCKDB_KEEP_OPEN": "true",
+        # dbt-duckdb tries at 0, 1, 3, 7 … s (it waits 1, 2, 4 … s between): enough attempts
+        # that the last comes after the wait (it gives up by about twice the wait).
         "SPOTIFLOW_DUCKDB_CONNECT_ATTEMPTS": str(
-            max(1, math.ceil(math.log2(settings.warehouse_lock_wait + 1)))
+            math.ceil(math.log2(settings.warehouse_lock_wait + 1)) + 1
         ),
     }
     saved = {name: os.environ.get(name) for name in values}
@@ -71,6 +69,17 @@ def _invoke(settings: Settings, cli_args: list[str]):  # -> dbtRunnerResult
             return dbtRunner().invoke(cli_args)
     finally:
         logging.raiseExceptions = raise_exceptions
+        _release_warehouse()
+
+
+def _release_warehouse() -> None:
+    """Close the DuckDB file dbt-duckdb kept open for the call (SPOTIFLOW_DUCKDB_KEEP_OPEN):
+    readers must not wait for this process to end."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with contextlib.suppress(Exception):  # nothing was opened (another target, a parse)
+        DuckDBConnectionManager.env().close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def _outcome(command: str, result) -> DbtOutcome:
@@ -94,18 +103,19 @@ def _outcome(command: str, result) -> DbtOutcome:
 def _lock_holder(outcome: DbtOutcome) -> str | None:
     """Who holds the warehouse, when a failure is DuckDB's lock conflict (else None)."""
     for failure in outcome.failures:
-        found = _LOCK_CONFLICT.search(failure)
-        if found:
-            return found.group(1).strip() or "another process"
+        holder = lock_holder(failure)
+        if holder is not None:
+            return holder
     return None
 
 
 def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> DbtOutcome:
     """Invoke dbt (quietly: errors only) and summarise the results.
 
-    A reader holding the DuckDB file (the dashboard, a BI tool) keeps dbt from opening it:
-    dbt-duckdb retries the connection with backoff for about SPOTIFLOW_WAREHOUSE_LOCK_WAIT
-    seconds (profiles.yml), then the holder is named.
+    A reader holding the DuckDB file (the dashboard, a BI tool) would keep dbt from opening it:
+    this process waits for the file (SPOTIFLOW_WAREHOUSE_LOCK_WAIT seconds) and holds it for the
+    call, then names the holder if it could not. (A plain `dbt` has dbt-duckdb's retries,
+    profiles.yml.)
     """
     command = " ".join(arg for arg in args if not arg.startswith("-"))
     cli_args = [
@@ -116,7 +126,9 @@ def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> Db
         "--log-path", str(settings.data_dir / "logs"),
         "--quiet",
     ]  # fmt: skip
-    outcome = _outcome(command, _invoke(settings, cli_args))
+    holding = held(settings) if settings.dbt_target == "duckdb" else contextlib.nullcontext()
+    with holding:
+        outcome = _outcome(command, _invoke(settings, cli_args))
     holder = _lock_holder(outcome)
     if holder is not None:
         raise SpotiflowError(

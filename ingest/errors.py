@@ -50,3 +50,17 @@ def os_error_line(error: OSError) -> str:
     reason = error.strerror or str(error) or type(error).__name__
     paths = [str(name) for name in (error.filename, error.filename2) if name]
     return f"{' -> '.join(paths)}: {reason}" if paths else reason
+
+
+def known_failure_line(error: BaseException) -> str | None:
+    """The one line a failure the user can act on gets (ours, the filesystem's, DuckDB's IO
+    errors saying disk full or permission); None for a failure nobody foresaw."""
+    if isinstance(error, SpotiflowError):
+        return str(error)
+    if isinstance(error, OSError):
+        return os_error_line(error)
+    text = str(error)
+    if any(words in text for words in STORAGE_FAILURES):
+        # DuckDB's IO errors are no OSError, but name the file and the reason.
+        return text.splitlines()[0]
+    return None

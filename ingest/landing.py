@@ -83,12 +83,12 @@ def write_parquet_atomically(table: pa.Table, target: Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
-        _fsync_dir(target.parent)
     except OSError as error:
         # Disk full, read-only, no permission: the temporary file goes, the target was never
         # there (the manifest row is written last, so the load is not committed either).
         temporary.unlink(missing_ok=True)
         raise StorageError(target, error) from None
+    _fsync_dir(target.parent)
 
 
 class Lake:
@@ -99,6 +99,11 @@ class Lake:
 
     def entity_dir(self, entity: str) -> Path:
         return self.root / entity
+
+    @property
+    def full_refresh_marker(self) -> Path:
+        """Present while a withdrawn load may still be in the marts."""
+        return self.root / ".full-refresh-needed"
 
     def ensure_layout(self) -> None:
         """Create every entity folder with its schema file (rewritten when the schema changed)."""
@@ -195,6 +200,9 @@ class Lake:
                     f"no committed load {load_id!r} in {self.root} (the loads are listed in "
                     "marts.fct_loads and named by the files in lake/loads/)"
                 )
+            # First the note that the marts must be rebuilt whole (incremental models only see
+            # loads arriving), kept until a build has done so.
+            self.full_refresh_marker.touch()
             manifest_file = self.entity_dir(MANIFEST_ENTITY) / f"{load_id}.parquet"
             manifest_file.unlink()
             _fsync_dir(manifest_file.parent)

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.landing import Lake
-from ingest.schemas import AUDIO_FEATURES, lake_schema
+from ingest.schemas import AUDIO_FEATURES, ENTITIES, lake_schema
 from ingest.settings import Settings
-from ingest.warehouse import connect, require_marts
+from ingest.warehouse import connect, require_lake_views, require_marts
 
 # Expectation kinds used below -> (GX expectation class name, how a failure reads).
 KINDS: dict[str, tuple[str, str]] = {
@@ -194,8 +194,22 @@ def _lake_rows(connection: duckdb.DuckDBPyConnection, lake: Lake) -> pd.DataFram
     manifest counted rows per entity are not listed)."""
     rows = []
     read: dict[str, dict[str, int]] = {}
-    for load in lake.manifest().select(["load_id", "entity_rows"]).to_pylist():
-        for entity, count in json.loads(load["entity_rows"] or "{}").items():
+    manifest = lake.manifest()
+    loads = (
+        manifest.select(["load_id", "entity_rows"]).to_pylist()
+        if "entity_rows" in manifest.column_names
+        else []
+    )
+    for load in loads:
+        try:
+            counts = json.loads(load["entity_rows"] or "{}")
+        except json.JSONDecodeError:
+            counts = {"(unreadable entity_rows)": -1}
+        for entity, count in counts.items():
+            if entity not in ENTITIES:  # a manifest naming no entity: nothing can match it
+                rows.append({"load_id": load["load_id"], "entity": entity,
+                             "manifest_rows": count, "lake_rows": 0, "source_rows": 0})  # fmt: skip
+                continue
             path = lake.entity_dir(entity) / f"{load['load_id']}.parquet"
             if entity not in read:
                 read[entity] = dict(
@@ -221,6 +235,7 @@ def _read_frames(settings: Settings) -> dict[str, pd.DataFrame]:
     frames: dict[str, pd.DataFrame] = {}
     with connect(settings) as connection:
         require_marts(connection, *MARTS_READ)
+        require_lake_views(connection)
         entities = {name.split(".")[1] for name in CHECKS if name.startswith("lake.")}
         for entity in sorted(entities | {"rejects"}):
             _register_lake(connection, lake, entity)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from ingest.errors import SpotiflowError
+from ingest.errors import SpotiflowError, known_failure_line
 from ingest.settings import Settings
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
@@ -59,7 +59,9 @@ def _run_captured(step: Step) -> StepResult:
         except SpotiflowError as error:
             status, summary = FAILED, str(error)
         except Exception as error:  # one failing step must not hide the others' results
-            status, summary = FAILED, f"unexpected error: {type(error).__name__}: {error}"
+            line = known_failure_line(error)
+            status = FAILED
+            summary = line or f"unexpected error: {type(error).__name__}: {error}"
     lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
     first, *rest = summary.splitlines() or [""]
     return StepResult(step.name, status, time.monotonic() - started, first, lines + rest)

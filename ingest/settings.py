@@ -131,11 +131,13 @@ class Settings:
         data_dir = Path(env.get("SPOTIFLOW_DATA_DIR") or "data")
         if not data_dir.is_absolute():
             data_dir = project_dir / data_dir
-        if any(character in str(data_dir) for character in "?#"):
-            # dbt-duckdb reads the warehouse's path as a URL: '?' or '#' would cut it short.
+        if any(character in str(data_dir) for character in "?#\\"):
+            # dbt-duckdb reads the warehouse's path as a URL ('?' or '#' would cut it short),
+            # and DuckDB's glob finds nothing under a path holding a backslash.
             raise SpotiflowError(
-                f"SPOTIFLOW_DATA_DIR={str(data_dir)!r}: the path may hold any character but ? "
-                "and # (dbt-duckdb reads the warehouse path as a URL)"
+                f"SPOTIFLOW_DATA_DIR={str(data_dir)!r}: the path may hold any character but ?, "
+                "# and \\ (dbt-duckdb reads the warehouse path as a URL; DuckDB's file "
+                "listing cannot see past a backslash)"
             )
         return cls(
             project_dir=project_dir,

@@ -95,6 +95,20 @@ def test_a_committed_load_whose_file_is_gone_stops_the_build_naming_it(
     assert _fct_plays(settings) == SAMPLE_PLAYS
 
 
+def test_a_load_forgotten_without_a_build_leaves_the_marts_at_the_next_build(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = Lake(settings.lake_dir)
+    assert main(["ingest", "legacy-csv", str(SAMPLE_CSV)]) == 0
+    assert main(["build", "--no-checks"]) == 0
+    assert main(["forget", _only_load(lake), "--no-build"]) == 0
+    # A plain build (cron's): incremental models cannot see a load leave, so all is rebuilt.
+    assert main(["build"]) == 0
+    assert "rebuilding every model in full" in capsys.readouterr().out
+    assert _fct_plays(settings) == 0
+    assert not lake.full_refresh_marker.exists()
+
+
 def test_forgetting_a_load_that_is_not_committed_exits_2(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -139,12 +153,13 @@ def test_a_data_dir_of_any_characters_builds(
     shutil.rmtree(decoy.data_dir)
 
 
-def test_a_data_dir_dbt_would_read_as_a_url_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("name", ["data?x=1", "data#1", "back\\slash"])
+def test_a_data_dir_dbt_or_duckdb_cannot_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
-    monkeypatch.setenv("SPOTIFLOW_DATA_DIR", str(tmp_path / "data?x=1"))
+    monkeypatch.setenv("SPOTIFLOW_DATA_DIR", str(tmp_path / name))
     assert main(["ingest", "legacy-csv", str(SAMPLE_CSV)]) == 2
-    assert "may hold any character but ? and #" in capsys.readouterr().err
+    assert "may hold any character but ?, # and \\" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("played_at", ["0001-01-01 00:00:30", "9999-12-31 23:59:59"])

@@ -74,13 +74,53 @@ def test_stopping_the_dashboard_stops_its_server(settings: Settings, signum: int
         command.wait()
 
 
+_STUBBORN_SERVER = """
+import signal, sys, time
+from pathlib import Path
+import ingest.dashboard_server as dashboard
+from ingest.settings import Settings
+
+# A server that ignores SIGTERM (a hung Streamlit): it must be killed after the grace period.
+server = [sys.executable, "-c",
+          "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]
+dashboard.streamlit_command = lambda port: server
+dashboard.STOP_GRACE_SECONDS = 1
+sys.exit(dashboard.serve(Settings.from_env(), 8501))
+"""
+
+
+def test_a_server_that_ignores_the_stop_is_killed_after_the_grace_period(
+    settings: Settings,
+) -> None:
+    command = subprocess.Popen([sys.executable, "-c", _STUBBORN_SERVER], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not _children(command.pid):
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        (server,) = _children(command.pid)
+        time.sleep(0.5)  # its SIGTERM handler is set
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=20) == 0
+        assert not _alive(server)
+    finally:
+        command.kill()
+        command.wait()
+
+
 _READER = """
 import sys, time, duckdb
 path, hold = sys.argv[1], float(sys.argv[2])
 print("reading", flush=True)
 while True:
-    with duckdb.connect(path, read_only=True) as connection:
+    try:
+        connection = duckdb.connect(path, read_only=True)
+    except duckdb.IOException:  # the build holds it: try again, as a dashboard would
+        time.sleep(0.01)
+        continue
+    with connection:
         connection.execute("select count(*) from marts.fct_plays").fetchall()
+        print("read", flush=True)
         time.sleep(hold)
     time.sleep(0.05)
 """
@@ -96,6 +136,7 @@ def _reader(settings: Settings, hold_seconds: float):
     )
     try:
         assert process.stdout is not None and process.stdout.readline().strip() == "reading"
+        assert process.stdout.readline().strip() == "read"
         yield process
     finally:
         process.kill()
@@ -107,9 +148,13 @@ def test_a_build_waits_for_a_reader_opening_the_warehouse_in_a_loop(
 ) -> None:
     assert main(["ingest", "legacy-csv", str(SAMPLE_CSV)]) == 0
     assert main(["build", "--no-checks"]) == 0
-    with _reader(settings, hold_seconds=0.05):
+    with _reader(settings, hold_seconds=0.05) as reader:
         assert main(["build"]) == 0, capsys.readouterr().err
+        reader.kill()
+        reader.wait()
+        reads = reader.stdout.read().count("read\n")
     assert query(settings, "select count(*) from marts.fct_plays") == [(1350,)]
+    assert reads > 10  # the reader read throughout (it did not die at the first conflict)
 
 
 def test_a_build_names_a_reader_that_will_not_let_go(

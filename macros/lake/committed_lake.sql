@@ -28,6 +28,13 @@
     {{ return(adapter.dispatch('publish_committed_lake', 'spotiflow')()) }}
 {%- endmacro %}
 
+{% macro default__publish_committed_lake() -%}
+    {%- do exceptions.raise_compiler_error(
+        "the lake's sources are made for DuckDB only so far (target type " ~ target.type
+        ~ "): macros/lake/committed_lake.sql has no " ~ target.type ~ "__publish_committed_lake"
+    ) -%}
+{%- endmacro %}
+
 {#- A path DuckDB reads as itself in a string literal: it globs [, * and ? (so each becomes a
     one-character class) and the literal doubles '. -#}
 {% macro _duckdb_literal_path(path) -%}
@@ -50,58 +57,45 @@
             ~ "the lake out"
         ) -%}
     {%- endfor -%}
-    {%- set listing -%}
-        with found as (
-            select
-                file,
-                string_split(file, '/')[-2] as entity,
-                regexp_replace(string_split(file, '/')[-1], '\.parquet$', '') as stem
-            from glob('{{ pattern }}/*/*.parquet')
-        ),
-
-        loads as (
-            select load_id, entities, rows_rejected
-            from read_parquet('{{ pattern }}/loads/*.parquet', union_by_name = true)
-        ),
-
-        expected as (
-            select loads.load_id, unnest(string_split(loads.entities, ',')) as entity
-            from loads
-            where coalesce(loads.entities, '') <> ''
-            union all
-            select loads.load_id, 'rejects' as entity
-            from loads
-            where loads.rows_rejected > 0
-        )
-
-        select 'missing' as state, expected.entity, expected.load_id as stem, null as file
-        from expected
-        anti join found on expected.entity = found.entity and expected.load_id = found.stem
-        union all
-        select 'read' as state, found.entity, found.stem, found.file
-        from found
-        where
-            found.stem = '_schema'
-            or found.stem in (select loads.load_id from loads)
-        order by state, entity, stem
-    {%- endset -%}
-    {%- set rows = run_query(listing).rows -%}
-    {%- set missing = rows | selectattr(0, 'equalto', 'missing') | list -%}
+    {#- The manifest first, then the files: a landing writes its files before its manifest
+        row, so every load read here has its files listed below unless they are truly gone. -#}
+    {%- set loads = run_query(
+        "select load_id, coalesce(entities, '') as entities, rows_rejected from read_parquet('"
+        ~ pattern ~ "/loads/*.parquet', union_by_name = true) order by load_id"
+    ).rows -%}
+    {%- set found = {} -%}
+    {%- for row in run_query(
+        "select string_split(file, '/')[-2], replace(string_split(file, '/')[-1], "
+        ~ "'.parquet', ''), file from glob('" ~ pattern ~ "/*/*.parquet') order by file"
+    ).rows -%}
+        {%- do found.update({row[0] ~ '/' ~ row[1]: row[2]}) -%}
+    {%- endfor -%}
+    {%- set committed = {'_schema': true} -%}
+    {%- set missing = [] -%}
+    {%- for load in loads -%}
+        {%- do committed.update({load[0]: true}) -%}
+        {%- set written = load[1].split(',') | reject('equalto', '') | list
+            + (['rejects'] if load[2] > 0 else []) -%}
+        {%- for entity in written if (entity ~ '/' ~ load[0]) not in found -%}
+            {%- do missing.append(entity ~ '/' ~ load[0]) -%}
+        {%- endfor -%}
+    {%- endfor -%}
     {%- if missing -%}
-        {%- set first = missing[0] -%}
+        {%- set first_load = missing[0].split('/')[1] -%}
         {%- do exceptions.raise_compiler_error(
             missing | length ~ " file(s) of committed loads are gone from the lake in " ~ root
-            ~ ", first " ~ first[1] ~ "/" ~ first[2] ~ ".parquet of load " ~ first[2]
+            ~ ", first " ~ missing[0] ~ ".parquet of load " ~ first_load
             ~ ". Restore the files from a backup, or withdraw the load with `spotiflow forget "
-            ~ first[2] ~ "` (it rebuilds the marts without the load; ingest its input again "
+            ~ first_load ~ "` (it rebuilds the marts without the load; ingest its input again "
             ~ "to land it anew)."
         ) -%}
     {%- endif -%}
     {%- do run_query("create schema if not exists " ~ target.database ~ ".lake") -%}
     {%- for entity, relation in sources.items() | sort -%}
         {%- set paths = [] -%}
-        {%- for row in rows if row[1] == entity -%}
-            {%- do paths.append("'" ~ _duckdb_literal_path(row[3]) ~ "'") -%}
+        {%- for key, file in found.items() | sort
+                if key.split('/')[0] == entity and key.split('/')[1] in committed -%}
+            {%- do paths.append("'" ~ _duckdb_literal_path(file) ~ "'") -%}
         {%- endfor -%}
         {%- do run_query(
             "create or replace view " ~ relation ~ " as select * from read_parquet(["

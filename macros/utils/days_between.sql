@@ -7,6 +7,12 @@
 {%- endmacro %}
 
 {% macro default__days_between(relation, first_day, last_day) -%}
+    {%- do exceptions.raise_compiler_error(
+        "days_between has no spelling for " ~ target.type ~ " (macros/utils/days_between.sql)"
+    ) -%}
+{%- endmacro %}
+
+{% macro duckdb__days_between(relation, first_day, last_day) -%}
     select cast(unnest(generate_series({{ first_day }}, {{ last_day }}, interval 1 day)) as date)
         as date_day
     from {{ relation }}
