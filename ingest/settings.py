@@ -65,6 +65,10 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+# Where the warehouse is built (a target of profiles.yml each); the first is the default.
+ENGINES = ("duckdb", "spark", "postgres")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where things live and how identities are written.
@@ -74,7 +78,11 @@ class Settings:
     SPOTIFLOW_USER_ID_SALT  salt for hashed user ids (default: a random salt kept in the data dir)
     SPOTIFLOW_PLAIN_USER_IDS  "true" keeps user names as given instead of hashing them
     SPOTIFLOW_SAMPLE_USER   the user the bundled sample is landed for (default: sample-user)
-    DBT_TARGET              the profile target dbt builds (default: duckdb)
+    SPOTIFLOW_ENGINE        where the warehouse is built: duckdb (embedded, the default), spark
+                            or postgres; each is a target of profiles.yml
+    DBT_TARGET              the profile target dbt builds (default: the engine's own)
+    PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE  the PostgreSQL server (libpq's own
+                            variables; the database defaults to spotiflow)
     SPOTIFLOW_EXPORT_DROP_DIR  where `spotiflow refresh` picks up Spotify exports, zips or
                             folders (default: <data dir>/drop); landed ones move to landed/
     SPOTIFLOW_DUCKDB_TEMP_DIRECTORY  where DuckDB spills (default: <data dir>/spotiflow.duckdb.tmp)
@@ -100,6 +108,8 @@ class Settings:
     duckdb_temp_directory_override: Path | None = None
     archive_limits: ArchiveLimits = ArchiveLimits()
     warehouse_lock_wait: int = 30
+    engine: str = "duckdb"
+    postgres_database: str = "spotiflow"
 
     @property
     def lake_dir(self) -> Path:
@@ -139,13 +149,16 @@ class Settings:
                 "# and \\ (dbt-duckdb reads the warehouse path as a URL; DuckDB's file "
                 "listing cannot see past a backslash)"
             )
+        engine = _choice(env, "SPOTIFLOW_ENGINE", ENGINES)
         return cls(
+            engine=engine,
+            postgres_database=env.get("PGDATABASE") or "spotiflow",
             project_dir=project_dir,
             data_dir=data_dir.resolve(),
             user_id_salt=env.get("SPOTIFLOW_USER_ID_SALT") or None,
             plain_user_ids=_flag(env.get("SPOTIFLOW_PLAIN_USER_IDS")),
             sample_user=env.get("SPOTIFLOW_SAMPLE_USER") or "sample-user",
-            dbt_target=env.get("DBT_TARGET") or "duckdb",
+            dbt_target=env.get("DBT_TARGET") or engine,
             export_drop_dir=Path(env.get("SPOTIFLOW_EXPORT_DROP_DIR") or data_dir / "drop"),
             refresh_api=_choice(env, "SPOTIFLOW_REFRESH_API", ("auto", "on", "off")),
             archive_limits=ArchiveLimits.from_env(env),

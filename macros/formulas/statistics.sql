@@ -76,7 +76,7 @@
             else 2.0
         end as simpson_weight
 
-    from ({{ dbt.generate_series(steps + 1) }}) as series
+    from ({{ numbers_up_to(steps + 1) }}) as series
 
 ),
 

@@ -27,7 +27,7 @@
 {#- on-run-start: the log of incremental builds, one row per successful build of a model. -#}
 {% macro create_incremental_builds_table() -%}
     create table if not exists {{ builds_relation() }} (
-        model_name varchar,
+        model_name {{ dbt.type_string() }},
         built_at timestamp,
         rebuilt_everything boolean,
         rebuilt_from timestamp

@@ -104,3 +104,19 @@
     {%- endfor -%}
     {{ return('') }}
 {%- endmacro %}
+
+{#- PostgreSQL cannot read Parquet: `spotiflow build` copies each committed load into
+    lake.<entity> before dbt runs (ingest/engines/postgres.py), once per load, and deletes a
+    withdrawn one. Here the run only checks that the lake has been copied in at all. -#}
+{% macro postgres__publish_committed_lake() -%}
+    {%- set found = run_query(
+        "select table_name from information_schema.tables where table_schema = 'lake'"
+    ).columns[0].values() -%}
+    {%- for entity in lake_sources().keys() | sort if entity not in found -%}
+        {%- do exceptions.raise_compiler_error(
+            "PostgreSQL has no lake." ~ entity ~ ": run `SPOTIFLOW_ENGINE=postgres spotiflow "
+            ~ "build`, which copies the lake's committed loads in before dbt runs"
+        ) -%}
+    {%- endfor -%}
+    {{ return('') }}
+{%- endmacro %}

@@ -1,12 +1,5 @@
-{#- A double-precision float, named as each engine names it. -#}
+{#- A double-precision float, named as each engine names it (the column_types var in
+    dbt_project.yml, which contracts and seeds read too). -#}
 {% macro type_double() -%}
-    {{ return(adapter.dispatch('type_double', 'spotiflow')()) }}
-{%- endmacro %}
-
-{% macro default__type_double() -%}
-    double
-{%- endmacro %}
-
-{% macro postgres__type_double() -%}
-    double precision
+    {{ var('column_types').double[target.type] }}
 {%- endmacro %}

@@ -195,7 +195,7 @@ matches as (
         candidate.play_id,
         better.play_id as kept_play_id,
         better.source as kept_source,
-        abs({{ dbt.datediff('better.played_at', 'candidate.played_at', 'second') }})
+        abs({{ seconds_between('better.played_at', 'candidate.played_at') }})
             as seconds_apart
 
     from cross_source_candidates as candidate

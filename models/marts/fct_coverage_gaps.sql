@@ -12,7 +12,7 @@ final as (
         user_id,
         gap_from,
         gap_to,
-        {{ dbt.datediff('gap_from', 'gap_to', 'second') }}
+        {{ seconds_between('gap_from', 'gap_to') }}
             as gap_seconds,
         detected_at,
         load_id

@@ -51,10 +51,11 @@ bucketed as (
 
     select
         *,
-        ntile({{ var('feature_engagement_buckets') }}) over (
+        -- ntile is an int on PostgreSQL and Spark, a bigint on DuckDB.
+        cast(ntile({{ var('feature_engagement_buckets') }}) over (
             partition by audio_feature
             order by feature_value, track_id
-        ) as feature_bucket
+        ) as bigint) as feature_bucket
 
     from feature_values
 

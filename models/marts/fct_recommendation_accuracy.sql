@@ -162,7 +162,7 @@ list_hits as (
 positions as (
 
     select generated_number as list_position
-    from ({{ dbt.generate_series(var('accuracy_k')) }}) as series
+    from ({{ numbers_up_to(var('accuracy_k')) }}) as series
 
 ),
 

@@ -9,13 +9,13 @@ source as (
 renamed as (
 
     select
-        cast(artist_id as varchar) as artist_id,
-        cast(artist_name as varchar) as artist_name,
-        cast(genres as varchar) as genres,
+        cast(artist_id as {{ dbt.type_string() }}) as artist_id,
+        cast(artist_name as {{ dbt.type_string() }}) as artist_name,
+        cast(genres as {{ dbt.type_string() }}) as genres,
         cast(popularity as integer) as popularity,
         cast(followers as bigint) as followers,
-        cast(source as varchar) as source,
-        cast(load_id as varchar) as load_id,
+        cast(source as {{ dbt.type_string() }}) as source,
+        cast(load_id as {{ dbt.type_string() }}) as load_id,
         cast(_loaded_at as timestamp) as loaded_at
 
     from source

@@ -10,7 +10,7 @@ source as (
 renamed as (
 
     select
-        cast(track_id as varchar) as track_id,
+        cast(track_id as {{ dbt.type_string() }}) as track_id,
         cast(acousticness as {{ type_double() }}) as acousticness,
         cast(danceability as {{ type_double() }}) as danceability,
         cast(energy as {{ type_double() }}) as energy,
@@ -23,9 +23,9 @@ renamed as (
         cast(key as integer) as musical_key,
         cast(mode as integer) as musical_mode,
         cast(time_signature as integer) as time_signature,
-        cast(source_scale as varchar) as source_scale,
-        cast(source as varchar) as source,
-        cast(load_id as varchar) as load_id,
+        cast(source_scale as {{ dbt.type_string() }}) as source_scale,
+        cast(source as {{ dbt.type_string() }}) as source,
+        cast(load_id as {{ dbt.type_string() }}) as load_id,
         cast(_loaded_at as timestamp) as loaded_at
 
     from source

@@ -9,11 +9,11 @@ source as (
 renamed as (
 
     select
-        cast(user_id as varchar) as user_id,
+        cast(user_id as {{ dbt.type_string() }}) as user_id,
         cast(gap_from as timestamp) as gap_from,
         cast(gap_to as timestamp) as gap_to,
         cast(detected_at as timestamp) as detected_at,
-        cast(load_id as varchar) as load_id,
+        cast(load_id as {{ dbt.type_string() }}) as load_id,
         cast(_loaded_at as timestamp) as loaded_at
 
     from source

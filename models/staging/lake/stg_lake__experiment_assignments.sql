@@ -9,11 +9,11 @@ source as (
 renamed as (
 
     select
-        cast(experiment_id as varchar) as experiment_id,
-        cast(user_id as varchar) as user_id,
-        cast(variant as varchar) as variant,
+        cast(experiment_id as {{ dbt.type_string() }}) as experiment_id,
+        cast(user_id as {{ dbt.type_string() }}) as user_id,
+        cast(variant as {{ dbt.type_string() }}) as variant,
         cast(assigned_at as timestamp) as assigned_at,
-        cast(load_id as varchar) as load_id,
+        cast(load_id as {{ dbt.type_string() }}) as load_id,
         cast(_loaded_at as timestamp) as loaded_at
 
     from source

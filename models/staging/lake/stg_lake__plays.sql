@@ -9,26 +9,26 @@ source as (
 renamed as (
 
     select
-        cast(play_id as varchar) as play_id,
-        cast(user_id as varchar) as user_id,
-        cast(track_id as varchar) as track_id,
-        cast(track_name as varchar) as track_name,
-        cast(artist_name as varchar) as artist_name,
+        cast(play_id as {{ dbt.type_string() }}) as play_id,
+        cast(user_id as {{ dbt.type_string() }}) as user_id,
+        cast(track_id as {{ dbt.type_string() }}) as track_id,
+        cast(track_name as {{ dbt.type_string() }}) as track_name,
+        cast(artist_name as {{ dbt.type_string() }}) as artist_name,
         cast(played_at as timestamp) as played_at,
-        cast(played_at_precision as varchar) as played_at_precision,
+        cast(played_at_precision as {{ dbt.type_string() }}) as played_at_precision,
         cast(play_seq as integer) as play_seq,
         cast(ms_played as bigint) as ms_played,
         -- Older loads predate content_type: every one of them was music.
-        cast(coalesce(content_type, 'music') as varchar) as content_type,
+        cast(coalesce(content_type, 'music') as {{ dbt.type_string() }}) as content_type,
         cast(skipped as boolean) as is_skipped,
-        cast(reason_start as varchar) as reason_start,
-        cast(reason_end as varchar) as reason_end,
+        cast(reason_start as {{ dbt.type_string() }}) as reason_start,
+        cast(reason_end as {{ dbt.type_string() }}) as reason_end,
         cast(shuffle as boolean) as is_shuffle,
-        cast(platform as varchar) as platform,
+        cast(platform as {{ dbt.type_string() }}) as platform,
         cast(offline as boolean) as is_offline,
         cast(private_session as boolean) as is_private_session,
-        cast(source as varchar) as source,
-        cast(load_id as varchar) as load_id,
+        cast(source as {{ dbt.type_string() }}) as source,
+        cast(load_id as {{ dbt.type_string() }}) as load_id,
         cast(_loaded_at as timestamp) as loaded_at
 
     from source

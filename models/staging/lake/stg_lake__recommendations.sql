@@ -9,18 +9,18 @@ source as (
 renamed as (
 
     select
-        cast(run_id as varchar) as run_id,
-        cast(model_name as varchar) as model_name,
-        cast(model_version as varchar) as model_version,
-        cast(variant as varchar) as variant,
+        cast(run_id as {{ dbt.type_string() }}) as run_id,
+        cast(model_name as {{ dbt.type_string() }}) as model_name,
+        cast(model_version as {{ dbt.type_string() }}) as model_version,
+        cast(variant as {{ dbt.type_string() }}) as variant,
         cast(generated_at as timestamp) as generated_at,
-        cast(user_id as varchar) as user_id,
-        cast(seed_track_id as varchar) as seed_track_id,
+        cast(user_id as {{ dbt.type_string() }}) as user_id,
+        cast(seed_track_id as {{ dbt.type_string() }}) as seed_track_id,
         cast(rank as integer) as recommendation_rank,
-        cast(recommended_track_id as varchar) as recommended_track_id,
+        cast(recommended_track_id as {{ dbt.type_string() }}) as recommended_track_id,
         cast(score as {{ type_double() }}) as score,
-        cast(source as varchar) as source,
-        cast(load_id as varchar) as load_id,
+        cast(source as {{ dbt.type_string() }}) as source,
+        cast(load_id as {{ dbt.type_string() }}) as load_id,
         cast(_loaded_at as timestamp) as loaded_at
 
     from source

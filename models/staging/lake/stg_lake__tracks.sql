@@ -9,15 +9,15 @@ source as (
 renamed as (
 
     select
-        cast(track_id as varchar) as track_id,
-        cast(track_name as varchar) as track_name,
-        cast(artist_name as varchar) as artist_name,
-        cast(album_name as varchar) as album_name,
+        cast(track_id as {{ dbt.type_string() }}) as track_id,
+        cast(track_name as {{ dbt.type_string() }}) as track_name,
+        cast(artist_name as {{ dbt.type_string() }}) as artist_name,
+        cast(album_name as {{ dbt.type_string() }}) as album_name,
         cast(duration_ms as bigint) as duration_ms,
         cast(popularity as integer) as popularity,
         cast(streams as bigint) as streams,
-        cast(source as varchar) as source,
-        cast(load_id as varchar) as load_id,
+        cast(source as {{ dbt.type_string() }}) as source,
+        cast(load_id as {{ dbt.type_string() }}) as load_id,
         cast(_loaded_at as timestamp) as loaded_at
 
     from source

@@ -9,10 +9,10 @@ source as (
 renamed as (
 
     select
-        cast(user_id as varchar) as user_id,
-        cast(time_zone as varchar) as time_zone,
+        cast(user_id as {{ dbt.type_string() }}) as user_id,
+        cast(time_zone as {{ dbt.type_string() }}) as time_zone,
         cast(set_at as timestamp) as set_at,
-        cast(load_id as varchar) as load_id,
+        cast(load_id as {{ dbt.type_string() }}) as load_id,
         cast(_loaded_at as timestamp) as loaded_at
 
     from source

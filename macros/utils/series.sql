@@ -30,3 +30,16 @@
     select explode(sequence({{ first_day }}, {{ last_day }}, interval 1 day)) as date_day
     from {{ relation }}
 {%- endmacro %}
+
+{#- Whole seconds from `earlier` to `later` (negative when later is earlier), a bigint on every
+    engine: dbt's datediff gives PostgreSQL a float. -#}
+{% macro seconds_between(earlier, later) -%}
+    cast({{ dbt.datediff(earlier, later, 'second') }} as bigint)
+{%- endmacro %}
+
+{#- The integers 1 .. upper_bound as `generated_number`, a bigint on every engine (dbt's
+    generate_series multiplies by powers of two, which PostgreSQL makes doubles). -#}
+{% macro numbers_up_to(upper_bound) -%}
+    select cast(series.generated_number as bigint) as generated_number
+    from ({{ dbt.generate_series(upper_bound) }}) as series
+{%- endmacro %}

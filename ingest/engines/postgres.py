@@ -1,0 +1,235 @@
+"""PostgreSQL as the engine: the lake's committed loads copied in, and a reader of the marts.
+
+PostgreSQL cannot read Parquet, so before dbt runs each committed load's file is copied into
+`lake.<entity>` (COPY), one transaction per load and entity that also records it in
+`lake._copied_loads`: a load is copied once however often builds run, and a load withdrawn from
+the manifest (`spotiflow forget`) is deleted again. The server is libpq's: PGHOST, PGPORT,
+PGUSER, PGPASSWORD and PGDATABASE (the database defaults to `spotiflow`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ingest.errors import SpotiflowError
+from ingest.landing import MANIFEST_ENTITY, Lake
+from ingest.schemas import ENTITIES, lake_schema
+from ingest.settings import Settings
+
+LAKE_SCHEMA = "lake"
+COPIED_LOADS = "_copied_loads"
+DEFAULT_DATABASE = "spotiflow"
+
+
+def _pg_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "text"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_int8(arrow_type) or pa.types.is_int16(arrow_type):
+        return "smallint"
+    if pa.types.is_int32(arrow_type):
+        return "integer"
+    if pa.types.is_int64(arrow_type):
+        return "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double precision"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    raise TypeError(f"no PostgreSQL type for {arrow_type}")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table(entity: str) -> str:
+    return f"{_ident(LAKE_SCHEMA)}.{_ident(entity)}"
+
+
+@contextlib.contextmanager
+def connect(settings: Settings) -> Iterator:  # -> psycopg2 connection
+    """A connection to the server in libpq's environment; one line when there is none."""
+    import psycopg2
+
+    try:
+        connection = psycopg2.connect(dbname=settings.postgres_database)
+    except psycopg2.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+        raise SpotiflowError(
+            f"cannot reach PostgreSQL (PGHOST, PGPORT, PGUSER, PGDATABASE): {reason}"
+        ) from None
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _create_tables(cursor) -> None:
+    cursor.execute(f"create schema if not exists {_ident(LAKE_SCHEMA)}")
+    cursor.execute(
+        f"create table if not exists {_table(COPIED_LOADS)} ("
+        "entity text not null, load_id text not null, rows_copied bigint not null, "
+        "copied_at timestamp not null default (now() at time zone 'UTC'), "
+        "primary key (entity, load_id))"
+    )
+    for entity in ENTITIES:
+        schema = lake_schema(entity)
+        columns = ", ".join(f"{_ident(f.name)} {_pg_type(f.type)}" for f in schema)
+        cursor.execute(f"create table if not exists {_table(entity)} ({columns})")
+        # A column the lake's schema gained since the table was made (old loads: null).
+        for field in schema:
+            cursor.execute(
+                f"alter table {_table(entity)} add column if not exists {_ident(field.name)} "
+                f"{_pg_type(field.type)}"
+            )
+
+
+def _csv(table: pa.Table) -> io.BytesIO:
+    """The rows as CSV for COPY: nulls unquoted and empty, strings quoted (so '' stays '')."""
+    buffer = io.BytesIO()
+    if table.num_rows:
+        pacsv.write_csv(
+            table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        )
+    buffer.seek(0)
+    return buffer
+
+
+def _without_nul(table: pa.Table) -> pa.Table:
+    """PostgreSQL's text cannot hold U+0000; it becomes U+FFFD, as undecodable bytes do."""
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            column = pc.replace_substring(column, "\x00", "\ufffd")
+        columns.append(column)
+    return pa.table(columns, schema=table.schema)
+
+
+@dataclass(frozen=True)
+class LakeCopy:
+    """What one publication of the lake did."""
+
+    copied: int
+    rows: int
+    withdrawn: int
+
+
+def _missing_file_error(lake: Lake, entity: str, load_id: str) -> SpotiflowError:
+    return SpotiflowError(
+        f"the lake in {lake.root} has lost {entity}/{load_id}.parquet of committed load "
+        f"{load_id}. Restore the file from a backup, or withdraw the load with `spotiflow "
+        f"forget {load_id}` (it rebuilds the marts without the load)."
+    )
+
+
+def _expected_files(lake: Lake) -> list[tuple[str, str]]:
+    """(entity, load_id) of every committed load's file, in load order."""
+    manifest = lake.manifest()
+    expected = []
+    for row in manifest.to_pylist():
+        entities = [e for e in (row.get("entities") or "").split(",") if e]
+        if (row.get("rows_rejected") or 0) > 0:
+            entities.append("rejects")
+        expected.extend((entity, row["load_id"]) for entity in [*entities, MANIFEST_ENTITY])
+    return sorted(expected, key=lambda pair: (pair[1], pair[0]))
+
+
+def publish_lake(settings: Settings, lake: Lake) -> LakeCopy:
+    """Copy the committed loads PostgreSQL does not have yet; delete those withdrawn."""
+    expected = _expected_files(lake)
+    copied = rows = withdrawn = 0
+    with connect(settings) as connection:
+        with connection, connection.cursor() as cursor:
+            _create_tables(cursor)
+            cursor.execute(f"select entity, load_id from {_table(COPIED_LOADS)}")
+            present = set(cursor.fetchall())
+        for entity, load_id in sorted(present - set(expected)):
+            with connection, connection.cursor() as cursor:
+                cursor.execute(f"delete from {_table(entity)} where load_id = %s", [load_id])
+                cursor.execute(
+                    f"delete from {_table(COPIED_LOADS)} where entity = %s and load_id = %s",
+                    [entity, load_id],
+                )
+            withdrawn += 1
+        for entity, load_id in expected:
+            if (entity, load_id) in present:
+                continue
+            path = lake.entity_dir(entity) / f"{load_id}.parquet"
+            if not path.exists():
+                raise _missing_file_error(lake, entity, load_id)
+            table = _read_for_copy(path, entity)
+            # The rows and the record of them in one transaction: copied once, or not at all.
+            with connection, connection.cursor() as cursor:
+                columns = ", ".join(_ident(name) for name in table.column_names)
+                cursor.copy_expert(
+                    f"copy {_table(entity)} ({columns}) from stdin with (format csv)",
+                    _csv(table),
+                )
+                cursor.execute(
+                    f"insert into {_table(COPIED_LOADS)} (entity, load_id, rows_copied) "
+                    "values (%s, %s, %s)",
+                    [entity, load_id, table.num_rows],
+                )
+            copied += 1
+            rows += table.num_rows
+        if copied or withdrawn:
+            with connection, connection.cursor() as cursor:
+                for entity in ENTITIES:
+                    cursor.execute(f"analyze {_table(entity)}")
+    return LakeCopy(copied=copied, rows=rows, withdrawn=withdrawn)
+
+
+def _read_for_copy(path: Path, entity: str) -> pa.Table:
+    """A load's file with the entity's columns (older files lack newer ones: null)."""
+    schema = lake_schema(entity)
+    table = pq.read_table(path)
+    columns = [
+        table.column(field.name).cast(field.type)
+        if field.name in table.column_names
+        else pa.nulls(table.num_rows, field.type)
+        for field in schema
+    ]
+    return _without_nul(pa.table(columns, schema=pa.schema([f.with_nullable(True) for f in schema])))
+
+
+def rows_by_load(settings: Settings, entity: str) -> dict[str, int]:
+    """Rows per load of one lake table, as PostgreSQL holds them (reconciliation)."""
+    with connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute(f"select load_id, count(*) from {_table(entity)} group by load_id")
+        return dict(cursor.fetchall())
+
+
+def _placeholders(sql: str) -> str:
+    """DB-API's paramstyle for psycopg2 (%s) from the readers' (?); literal % doubled."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresMarts:
+    """The marts as PostgreSQL holds them (schema `marts`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stack = contextlib.ExitStack()
+        self._connection = self._stack.enter_context(connect(settings))
+        self._connection.set_session(readonly=True, autocommit=True)
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._connection.cursor() as cursor:
+            cursor.execute(_placeholders(sql), list(params))
+            return cursor.fetchall()
