@@ -5,31 +5,32 @@ Reads the marts of the warehouse in SPOTIFLOW_DATA_DIR; each figure is a mart's 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from dashboard.marts import Marts, WarehouseNotReady
 from dashboard.views import diagnostics_page, listening_page
+from ingest.engines import built_at
 from ingest.settings import Settings
 
 PAGES = {"Listening": listening_page, "Model diagnostics": diagnostics_page}
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _cached_query(warehouse: str, built_at: float, sql: str, params: tuple) -> pd.DataFrame:
-    # built_at (the file's mtime) is part of the key: a new build is read at once.
-    del built_at
-    return Marts(warehouse=Path(warehouse)).query(sql, list(params))
+def _cached_query(
+    _marts: Marts, engine: str, built_at: float, sql: str, params: tuple
+) -> pd.DataFrame:
+    # The engine and when it was last built are the key: a new build is read at once.
+    del engine, built_at
+    return Marts.query(_marts, sql, list(params))
 
 
 class CachedMarts(Marts):
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        if not self.warehouse.exists():
+        stamp = built_at(self.settings)
+        if stamp is None:
             return super().query(sql, params)
-        built_at = self.warehouse.stat().st_mtime
-        return _cached_query(str(self.warehouse), built_at, sql, tuple(params or []))
+        return _cached_query(self, self.settings.engine, stamp, sql, tuple(params or []))
 
 
 def main() -> None:

@@ -5,19 +5,19 @@ Every figure on screen is a mart's value (or a row filter of one): no metric is 
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from pathlib import Path
+import contextlib
+from dataclasses import dataclass, replace
 
 import duckdb
 import pandas as pd
 
+from ingest.engines import open_warehouse
+from ingest.engines.reader import MARTS_SCHEMA
+from ingest.errors import SpotiflowError
 from ingest.settings import Settings
-from ingest.warehouse import MARTS_SCHEMA
 
 ALL_USERS = "All users"
-BUSY_RETRIES = 10
-BUSY_WAIT_SECONDS = 0.5
+BUSY_WAIT_SECONDS = 5
 
 # What the dashboard reads; a warehouse without them is not built yet.
 REQUIRED_MARTS = (
@@ -41,39 +41,41 @@ class WarehouseNotReady(Exception):
     """The warehouse is missing, busy, or lacks marts: the dashboard says so instead."""
 
 
+def _not_built_errors() -> tuple[type[Exception], ...]:
+    """What an engine raises for a relation that is not there (a mart not built yet)."""
+    errors: list[type[Exception]] = [duckdb.CatalogException]
+    with contextlib.suppress(ImportError):
+        from psycopg2.errors import UndefinedTable
+
+        errors.append(UndefinedTable)
+    return tuple(errors)
+
+
 @dataclass(frozen=True)
 class Marts:
-    """Queries against one warehouse file, opened read-only for each query."""
+    """Queries against the engine's marts, one read-only connection per query."""
 
-    warehouse: Path
+    settings: Settings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Marts:
-        return cls(settings.warehouse_path)
+        # A build holds DuckDB's file for its whole run: say so after a few seconds.
+        return cls(replace(settings, warehouse_lock_wait=BUSY_WAIT_SECONDS))
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        if not self.warehouse.exists():
+        try:
+            with open_warehouse(self.settings, read_only=True) as warehouse:
+                return warehouse.frame(sql, params or [])
+        except SpotiflowError as reason:
             raise WarehouseNotReady(
-                f"No warehouse at {self.warehouse} yet: run `spotiflow build` first "
-                "(or `make demo` for the bundled sample and a generated population)."
-            )
-        for attempt in range(BUSY_RETRIES + 1):
-            try:
-                with duckdb.connect(str(self.warehouse), read_only=True) as connection:
-                    return connection.execute(sql, params or []).df()
-            except duckdb.IOException as exc:
-                # A writer (a build) holds the file: wait a little, then say so.
-                if attempt == BUSY_RETRIES:
-                    raise WarehouseNotReady(
-                        f"The warehouse is busy ({exc}); a build is probably running: reload "
-                        "when it has finished."
-                    ) from None
-                time.sleep(BUSY_WAIT_SECONDS)
-            except duckdb.CatalogException as exc:
-                raise WarehouseNotReady(
-                    f"The warehouse has no such mart ({exc}): run `spotiflow build` first."
-                ) from None
-        raise AssertionError("unreachable")
+                f"{str(reason)[0].upper()}{str(reason)[1:]} "
+                "(`make demo` builds the bundled sample and a generated population)."
+            ) from None
+        except _not_built_errors() as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WarehouseNotReady(
+                f"The warehouse has no such mart ({first}): run `spotiflow build` first."
+            ) from None
 
     def missing_marts(self) -> list[str]:
         present = set(
@@ -171,10 +173,11 @@ class Marts:
     def track_names(self, track_ids: list[str]) -> dict[str, str]:
         if not track_ids:
             return {}
+        placeholders = ", ".join("?" for _ in track_ids)
         names = self.query(
             "select track_id, coalesce(track_name, track_id) || coalesce(' - ' || artist_name, '') "
-            "as label from marts.dim_tracks where track_id in (select unnest(?))",
-            [track_ids],
+            f"as label from marts.dim_tracks where track_id in ({placeholders})",
+            list(track_ids),
         )
         return dict(zip(names["track_id"], names["label"], strict=True))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ingest.dbt import run_dbt
+from ingest.engines import mark_built, prepare_lake
 from ingest.errors import BuildError
 from ingest.landing import Lake
 from ingest.settings import Settings
@@ -28,9 +29,11 @@ def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = F
         if withdrawn and not full_refresh:
             print("build: a load was withdrawn from the lake: rebuilding every model in full")
         full = full_refresh or withdrawn
+        prepare_lake(settings, lake)
         outcome = run_dbt(settings, "build", *(["--full-refresh"] if full else []))
         if full:
             lake.full_refresh_marker.unlink(missing_ok=True)
+        mark_built(settings)
         print(outcome.summary())
         # Stale sources warn; they do not fail the build (the data may simply be historical).
         print(run_dbt(settings, "source", "freshness", raise_on_failure=False).summary())

@@ -38,6 +38,9 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
         "SPOTIFLOW_DUCKDB_TEMP_DIRECTORY": str(settings.duckdb_temp_directory),
         "DBT_PROFILES_DIR": str(settings.project_dir),
         "DBT_TARGET": settings.dbt_target,
+        "SPOTIFLOW_ENGINE": settings.engine,
+        # The database the lake was copied into (profiles.yml reads libpq's variable).
+        "PGDATABASE": settings.postgres_database,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "SPOTIFLOW_DUCKDB_KEEP_OPEN": "true",
         # dbt-duckdb tries at 0, 1, 3, 7 … s (it waits 1, 2, 4 … s between): enough attempts
@@ -126,7 +129,7 @@ def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> Db
         "--log-path", str(settings.data_dir / "logs"),
         "--quiet",
     ]  # fmt: skip
-    holding = held(settings) if settings.dbt_target == "duckdb" else contextlib.nullcontext()
+    holding = held(settings) if settings.engine == "duckdb" else contextlib.nullcontext()
     with holding:
         outcome = _outcome(command, _invoke(settings, cli_args))
     holder = _lock_holder(outcome)

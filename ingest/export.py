@@ -14,9 +14,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
+from ingest.engines import open_warehouse
+from ingest.engines.reader import MARTS_SCHEMA
 from ingest.errors import SpotiflowError
 from ingest.settings import Settings
-from ingest.warehouse import MARTS_SCHEMA, connect
 
 FORMATS = ("parquet", "csv", "hyper")
 HYPER_FILE = "spotiflow.hyper"
@@ -35,36 +38,29 @@ def _quote(text: str) -> str:
 
 
 def mart_names(settings: Settings) -> list[str]:
-    with connect(settings) as connection:
-        names = [
-            name
-            for (name,) in connection.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
-                [MARTS_SCHEMA],
-            ).fetchall()
-        ]
+    with open_warehouse(settings) as connection:
+        names = connection.tables(MARTS_SCHEMA)
     if not names:
         raise SpotiflowError("the warehouse has no marts: run `spotiflow build` first")
     return names
 
 
 def _copy_marts(settings: Settings, folder: Path, file_format: str) -> list[ExportedTable]:
-    """Each mart copied by DuckDB into <folder>/<mart>.<format>, renamed into place."""
+    """Each mart written by DuckDB into <folder>/<mart>.<format>, renamed into place: the same
+    writer whichever engine holds the marts, so every engine's export reads alike."""
     options = "format parquet, compression zstd" if file_format == "parquet" else "header true"
     exported = []
     names = mart_names(settings)
-    with connect(settings) as connection:
+    with open_warehouse(settings) as warehouse, duckdb.connect() as writer:
         for mart in names:
             target = folder / f"{mart}.{file_format}"
             temporary = folder / f".{mart}.{file_format}.tmp"
-            connection.execute(
-                f"copy (select * from {MARTS_SCHEMA}.{mart}) to {_quote(str(temporary))} "
-                f"({options})"
-            )
+            table = warehouse.arrow(f"select * from {MARTS_SCHEMA}.{mart}")
+            writer.register("mart", table)
+            writer.execute(f"copy (select * from mart) to {_quote(str(temporary))} ({options})")
+            writer.unregister("mart")
             os.replace(temporary, target)
-            [(rows,)] = connection.execute(f"select count(*) from {MARTS_SCHEMA}.{mart}").fetchall()
-            exported.append(ExportedTable(mart, rows, target))
+            exported.append(ExportedTable(mart, table.num_rows, target))
     return exported
 
 

@@ -24,10 +24,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingest.engines import Warehouse, open_warehouse
 from ingest.landing import Lake
 from ingest.schemas import AUDIO_FEATURES, ENTITIES, lake_schema
 from ingest.settings import Settings
-from ingest.warehouse import connect, require_lake_views, require_marts
 
 # Expectation kinds used below -> (GX expectation class name, how a failure reads).
 KINDS: dict[str, tuple[str, str]] = {
@@ -48,7 +48,7 @@ _EXPORT_RECORDS: list[Check] = [
 ]
 
 # Data set -> what must hold. `lake.<entity>` is the entity's committed files as landed;
-# `reconcile.*` are built by RECONCILIATIONS below from the lake, its manifest and the marts.
+# `reconcile.*` are built by the reconciliations below from the lake, its manifest and the marts.
 CHECKS: dict[str, list[Check]] = {
     "lake.plays": [
         ("not_null", {"column": "play_id"}),
@@ -105,9 +105,9 @@ KEYS: dict[str, list[str]] = {
     "reconcile.lake": ["load_id", "entity"],
 }
 
-# Reconciliations over the warehouse connection, the lake's committed files registered as
-# lake_<entity> views.
-RECONCILIATIONS: dict[str, str] = {
+# Reconciliations over the lake's committed files (registered as lake_<entity>, read here)
+# and the load ids the marts hold (marts_load_ids, from the warehouse).
+LAKE_RECONCILIATIONS: dict[str, str] = {
     # Each load's rejected rows are in the lake, and the load reached the marts.
     "reconcile.loads": """
         select
@@ -120,8 +120,12 @@ RECONCILIATIONS: dict[str, str] = {
         left join (
             select load_id, count(*) as rejects_in_lake from lake_rejects group by load_id
         ) as rejects on loads.load_id = rejects.load_id
-        left join marts.fct_loads as marts_loads on loads.load_id = marts_loads.load_id
+        left join marts_load_ids as marts_loads on loads.load_id = marts_loads.load_id
     """,
+}
+
+# Reconciliations the warehouse's engine runs over its own tables.
+WAREHOUSE_RECONCILIATIONS: dict[str, str] = {
     # Every play the warehouse staged from the lake is counted once: in fct_plays, or in
     # fct_duplicate_plays as the repeat of one that is.
     "reconcile.plays": """
@@ -189,7 +193,7 @@ def _register_lake(connection: duckdb.DuckDBPyConnection, lake: Lake, entity: st
     connection.register(f"lake_{entity}", table)
 
 
-def _lake_rows(connection: duckdb.DuckDBPyConnection, lake: Lake) -> pd.DataFrame:
+def _lake_rows(warehouse: Warehouse, lake: Lake) -> pd.DataFrame:
     """One row per (load, entity) the manifest says the load wrote (loads landed before the
     manifest counted rows per entity are not listed)."""
     rows = []
@@ -213,9 +217,7 @@ def _lake_rows(connection: duckdb.DuckDBPyConnection, lake: Lake) -> pd.DataFram
             path = lake.entity_dir(entity) / f"{load['load_id']}.parquet"
             if entity not in read:
                 read[entity] = dict(
-                    connection.execute(
-                        f'select load_id, count(*) from lake."{entity}" group by load_id'
-                    ).fetchall()
+                    warehouse.rows(f"select load_id, count(*) from lake.{entity} group by load_id")
                 )
             rows.append(
                 {
@@ -233,19 +235,25 @@ def _lake_rows(connection: duckdb.DuckDBPyConnection, lake: Lake) -> pd.DataFram
 def _read_frames(settings: Settings) -> dict[str, pd.DataFrame]:
     lake = Lake(settings.lake_dir)
     frames: dict[str, pd.DataFrame] = {}
-    with connect(settings) as connection:
-        require_marts(connection, *MARTS_READ)
-        require_lake_views(connection)
+    with open_warehouse(settings) as warehouse, duckdb.connect() as connection:
+        warehouse.require_marts(*MARTS_READ)
+        warehouse.require_lake()
         entities = {name.split(".")[1] for name in CHECKS if name.startswith("lake.")}
         for entity in sorted(entities | {"rejects"}):
             _register_lake(connection, lake, entity)
+        connection.register(
+            "marts_load_ids", warehouse.arrow("select load_id from marts.fct_loads")
+        )
         for name in CHECKS:
             layer, entity = name.split(".")
             if name == "reconcile.lake":
-                frames[name] = _lake_rows(connection, lake)
-                continue
-            sql = f"select * from lake_{entity}" if layer == "lake" else RECONCILIATIONS[name]
-            frames[name] = connection.sql(sql).df()
+                frames[name] = _lake_rows(warehouse, lake)
+            elif name in WAREHOUSE_RECONCILIATIONS:
+                frames[name] = warehouse.frame(WAREHOUSE_RECONCILIATIONS[name])
+            elif layer == "lake":
+                frames[name] = connection.sql(f"select * from lake_{entity}").df()
+            else:
+                frames[name] = connection.sql(LAKE_RECONCILIATIONS[name]).df()
     loads = frames["lake.loads"]
     # GX compares column pairs: derive the side that must equal rows_in.
     frames["lake.loads"] = loads.assign(rows_accounted=loads.rows_landed + loads.rows_rejected)

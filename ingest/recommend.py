@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 
+from ingest.engines import open_warehouse
 from ingest.errors import SpotiflowError
 from ingest.identity import stable_hash
 from ingest.landing import write_parquet_atomically
 from ingest.schemas import AUDIO_FEATURES, RECOMMENDATIONS
 from ingest.settings import Settings
-from ingest.warehouse import connect, require_marts
 
 MODEL_NAME = "baseline-knn"
 MODEL_VERSION = "1.0.0"
@@ -88,19 +88,19 @@ def read_inputs(settings: Settings, top_n: int) -> tuple[Catalog, list[Seed]]:
     """Tracks with all seven features, and each user's top-N songs per week, from the marts."""
     feature_list = ", ".join(AUDIO_FEATURES)
     complete = " and ".join(f"{name} is not null" for name in AUDIO_FEATURES)
-    with connect(settings) as connection:
-        require_marts(connection, "dim_tracks", "dim_users", "fct_weekly_top_songs")
-        tracks = connection.execute(
+    with open_warehouse(settings) as connection:
+        connection.require_marts("dim_tracks", "dim_users", "fct_weekly_top_songs")
+        tracks = connection.rows(
             f"select track_id, {feature_list} from marts.dim_tracks where {complete} "
             "order by track_id"
-        ).fetchall()
-        seeds = connection.execute(
+        )
+        seeds = connection.rows(
             "select songs.user_id, songs.week_start, songs.song_rank, songs.track_id, "
             "users.time_zone from marts.fct_weekly_top_songs as songs "
             "inner join marts.dim_users as users on songs.user_id = users.user_id "
             "where songs.song_rank <= ? order by 1, 2, 3",
             [top_n],
-        ).fetchall()
+        )
     return Catalog.from_rows(tracks), [Seed(*row) for row in seeds]
 
 

@@ -66,7 +66,7 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
 
 
 # Where the warehouse is built (a target of profiles.yml each); the first is the default.
-ENGINES = ("duckdb", "spark", "postgres")
+ENGINES = ("duckdb", "postgres")
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ class Settings:
     SPOTIFLOW_USER_ID_SALT  salt for hashed user ids (default: a random salt kept in the data dir)
     SPOTIFLOW_PLAIN_USER_IDS  "true" keeps user names as given instead of hashing them
     SPOTIFLOW_SAMPLE_USER   the user the bundled sample is landed for (default: sample-user)
-    SPOTIFLOW_ENGINE        where the warehouse is built: duckdb (embedded, the default), spark
-                            or postgres; each is a target of profiles.yml
+    SPOTIFLOW_ENGINE        where the warehouse is built: duckdb (embedded, the default) or
+                            postgres; each is a target of profiles.yml
     DBT_TARGET              the profile target dbt builds (default: the engine's own)
     PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE  the PostgreSQL server (libpq's own
                             variables; the database defaults to spotiflow)

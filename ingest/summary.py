@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import duckdb
-
+from ingest.engines import Warehouse, open_warehouse
 from ingest.generate.params import MODELS
 from ingest.identity import user_id_for
 from ingest.settings import Settings
-from ingest.warehouse import connect, require_marts
 
 SUMMARY_MARTS = (
     "fct_daily_listening",
@@ -51,29 +49,30 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 def print_summary(settings: Settings) -> None:
     sample_user = user_id_for(settings.sample_user, settings)
-    with connect(settings) as connection:
-        require_marts(connection, *SUMMARY_MARTS)
-        loads = connection.execute(
+    with open_warehouse(settings) as connection:
+        connection.require_marts(*SUMMARY_MARTS)
+        loads = connection.rows(
             "select count(*), sum(rows_in), sum(rows_landed), sum(rows_rejected) "
             "from marts.fct_loads"
-        ).fetchall()[0]
+        )[0]
         print(
             f"\nLoads: {loads[0]} — {loads[1] or 0} rows in, {loads[2] or 0} landed, "
             f"{loads[3] or 0} rejected (marts.fct_loads, marts.fct_rejected_rows)"
         )
         print_listener(connection, sample_user)
         print_population(connection)
-    print(f"\nThe warehouse is {settings.warehouse_path}: any BI tool can read schema `marts`.")
+        where = connection.description
+    print(f"\nThe marts are in {where}: any BI tool can read schema `marts`.")
 
 
-def print_listener(connection: duckdb.DuckDBPyConnection, user_id: str) -> None:
+def print_listener(connection: Warehouse, user_id: str) -> None:
     """The original dashboard's views for one listener."""
-    daily = connection.execute(
+    daily = connection.rows(
         "select listen_date, plays, minutes_listened, energy_score, musicality_score, "
         "positivity_score, listening_vibe from marts.fct_daily_listening where user_id = ? "
         "order by listen_date",
         [user_id],
-    ).fetchall()
+    )
     if not daily:
         return
     print(f"\n== The sample listener ({user_id})")
@@ -81,47 +80,51 @@ def print_listener(connection: duckdb.DuckDBPyConnection, user_id: str) -> None:
     print(format_table(
         ["date", "plays", "minutes", "energy", "musicality", "positivity", "vibe"], daily
     ))  # fmt: skip
-    top = connection.execute(
+    top = connection.rows(
         "select week_start, song_rank, track_name, artist_name, plays, minutes_listened, "
         "positivity_score from marts.fct_weekly_top_songs where user_id = ? and song_rank <= 5 "
         "order by week_start, song_rank",
         [user_id],
-    ).fetchall()
+    )
     print("\nWeekly top songs (marts.fct_weekly_top_songs, song_rank <= 5)")
     print(format_table(["week", "#", "track", "artist", "plays", "minutes", "positivity"], top))
-    similarity = connection.execute(
+    similarity = connection.rows(
         "select week_start, model_name, model_version, top_song_index, similarity, "
         "cosine_similarity, euclidean_distance from marts.fct_prediction_similarity "
         "where user_id = ? order by week_start, model_name, model_version, top_song_index",
         [user_id],
-    ).fetchall()
+    )
     print("\nPredicted vs actual: similarity per top song (marts.fct_prediction_similarity)")
     print(format_table(
         ["week", "model", "version", "top song #", "1 - mean |diff|", "cosine", "euclidean"],
         similarity,
     ))  # fmt: skip
-    detail = connection.execute(
-        "select top_song_index, feature_label, predicted_value, actual_value, difference "
-        "from marts.fct_predicted_vs_actual "
-        "where user_id = ? and top_song_index = 1 and (week_start, model_name, model_version) = ("
-        "  select (week_start, model_name, model_version) from marts.fct_predicted_vs_actual "
-        "  where user_id = ? order by week_start desc limit 1) "
-        "order by audio_feature",
+    detail = connection.rows(
+        "with latest as ("
+        "  select week_start, model_name, model_version from marts.fct_predicted_vs_actual "
+        "  where user_id = ? order by week_start desc, model_name, model_version limit 1) "
+        "select detail.top_song_index, detail.feature_label, detail.predicted_value, "
+        "detail.actual_value, detail.difference "
+        "from marts.fct_predicted_vs_actual as detail inner join latest "
+        "on detail.week_start = latest.week_start and detail.model_name = latest.model_name "
+        "and detail.model_version = latest.model_version "
+        "where detail.user_id = ? and detail.top_song_index = 1 "
+        "order by detail.audio_feature",
         [user_id, user_id],
-    ).fetchall()
+    )
     if detail:
         print("\nPredicted vs actual, latest week, top song #1 (marts.fct_predicted_vs_actual)")
         print(format_table(["#", "feature", "predicted", "actual", "difference"], detail))
 
 
-def print_population(connection: duckdb.DuckDBPyConnection) -> None:
+def print_population(connection: Warehouse) -> None:
     """The recommendation diagnostics over every listener."""
-    users = connection.execute("select count(*) from marts.dim_users").fetchone()[0]
-    models = connection.execute(
+    users = connection.value("select count(*) from marts.dim_users")
+    models = connection.rows(
         "select model_key, users_served, lists, hit_rate, mean_ndcg_at_k, mean_reciprocal_rank, "
         "catalog_coverage, mean_novelty, mean_similarity from marts.fct_model_performance "
         "order by model_key"
-    ).fetchall()
+    )
     if not models:
         return
     print(f"\n== Recommendation diagnostics over all {users} listeners")
@@ -132,7 +135,7 @@ def print_population(connection: duckdb.DuckDBPyConnection) -> None:
         models,
     ))  # fmt: skip
     reference, candidate = MODELS[0], MODELS[1]
-    comparison = connection.execute(
+    comparison = connection.rows(
         "select metric, reference_value, candidate_value, difference, is_candidate_better, "
         "reference_model_key, candidate_model_key from marts.fct_model_comparison "
         "where reference_model_name = ? and reference_model_version = ? "
@@ -142,16 +145,16 @@ def print_population(connection: duckdb.DuckDBPyConnection) -> None:
             reference.model_name, reference.model_version, reference.variant,
             candidate.model_name, candidate.model_version, candidate.variant,
         ],
-    ).fetchall()  # fmt: skip
+    )  # fmt: skip
     if comparison:
         print(f"\n{comparison[0][6]} against {comparison[0][5]} (marts.fct_model_comparison)")
         print(format_table(["metric", "reference", "candidate", "difference", "better"],
                            [(*row[:4], _yes_no(row[4])) for row in comparison]))  # fmt: skip
-    experiments = connection.execute(
+    experiments = connection.rows(
         "select experiment_id, metric, variant, n, mean, control_n, control_mean, difference, "
         "ci_lower, ci_upper, p_value from marts.fct_experiment_results "
         "order by experiment_id, metric, variant"
-    ).fetchall()
+    )
     if experiments:
         print(
             "\nExperiments, Welch's t-test against the control arm (marts.fct_experiment_results)"
@@ -161,7 +164,7 @@ def print_population(connection: duckdb.DuckDBPyConnection) -> None:
              "difference", "95% CI low", "95% CI high", "p"],
             experiments,
         ))  # fmt: skip
-    engagement = connection.execute(
+    engagement = connection.rows(
         "select feature_label, "
         "max(case when feature_bucket = 1 then skip_rate end), "
         "max(case when feature_bucket = (select max(feature_bucket) "
@@ -170,7 +173,7 @@ def print_population(connection: duckdb.DuckDBPyConnection) -> None:
         "max(case when feature_bucket = (select max(feature_bucket) "
         "  from marts.fct_feature_engagement) then completion_rate end) "
         "from marts.fct_feature_engagement group by feature_label order by feature_label"
-    ).fetchall()
+    )
     if engagement:
         print("\nFeature engagement, lowest and highest bucket (marts.fct_feature_engagement)")
         print(format_table(

@@ -14,7 +14,6 @@ import duckdb
 from ingest.errors import SpotiflowError
 from ingest.settings import Settings
 
-MARTS_SCHEMA = "marts"
 # DuckDB's words when another process holds the file: "Conflicting lock is held in
 # /usr/bin/python3 (PID 4242)".
 _LOCK_CONFLICT = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
@@ -35,13 +34,14 @@ def warehouse_config(settings: Settings) -> dict[str, str]:
     return {"temp_directory": str(settings.duckdb_temp_directory)}
 
 
-def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse; a clear message when it has not been built."""
+def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse; a clear message when it has not been built. Read-only
+    suits a process that never runs dbt (many may read at once)."""
     if not settings.warehouse_path.exists():
         raise SpotiflowError(
             f"no warehouse at {settings.warehouse_path}: run `spotiflow build` first"
         )
-    return _open_when_free(settings)
+    return _open_when_free(settings, read_only=read_only)
 
 
 @contextlib.contextmanager
@@ -55,12 +55,14 @@ def held(settings: Settings) -> Iterator[None]:
         yield
 
 
-def _open_when_free(settings: Settings) -> duckdb.DuckDBPyConnection:
+def _open_when_free(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + settings.warehouse_lock_wait
     while True:
         try:
-            # Read-write on purpose: dbt runs in this same process, and DuckDB refuses to open
-            # one file read-only and read-write at once within a process.
+            # Read-write unless asked: dbt may run in this same process, and DuckDB refuses to
+            # open one file read-only and read-write at once within a process.
+            if read_only:
+                return duckdb.connect(str(settings.warehouse_path), read_only=True)
             return duckdb.connect(str(settings.warehouse_path), config=warehouse_config(settings))
         except duckdb.IOException as exc:
             holder = lock_holder(str(exc))
@@ -77,31 +79,3 @@ def _open_when_free(settings: Settings) -> duckdb.DuckDBPyConnection:
                 ) from None
         # Often, at no fixed beat: a reader that holds the file for moments is soon beaten.
         time.sleep(random.uniform(0.05, 0.25))
-
-
-def mart_exists(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
-    # fetchall, not fetchone: DuckDB 2 keeps the connection busy until a result is drained.
-    [(found,)] = connection.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [MARTS_SCHEMA, name],
-    ).fetchall()
-    return bool(found)
-
-
-def require_marts(connection: duckdb.DuckDBPyConnection, *names: str) -> None:
-    missing = [name for name in names if not mart_exists(connection, name)]
-    if missing:
-        raise SpotiflowError(
-            "the warehouse has no "
-            + ", ".join(f"{MARTS_SCHEMA}.{n}" for n in missing)
-            + ": run `spotiflow build` first"
-        )
-
-
-def require_lake_views(connection: duckdb.DuckDBPyConnection) -> None:
-    """The views over the lake's committed loads, which every dbt run makes."""
-    [(found,)] = connection.execute(
-        "select count(*) from information_schema.tables where table_schema = 'lake'"
-    ).fetchall()
-    if not found:
-        raise SpotiflowError("the warehouse has no views of the lake yet: run `spotiflow build`")

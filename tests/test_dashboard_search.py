@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from dashboard.marts import Marts
+from tests.helpers import make_settings
 
 
 def test_percent_and_underscore_are_characters(tmp_path: Path) -> None:
@@ -22,7 +23,7 @@ def test_percent_and_underscore_are_characters(tmp_path: Path) -> None:
             "('u', date '2024-04-01', 4, 'back\\slash', 'D', 1, 0.5)) as songs("
             "user_id, week_start, song_rank, track_name, artist_name, plays, positivity_score)"
         )
-    marts = Marts(warehouse)
+    marts = Marts.from_settings(make_settings(tmp_path))
     start, end = date(2024, 4, 1), date(2024, 4, 7)
 
     def found(text: str) -> list[str]:

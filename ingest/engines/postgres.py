@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,8 @@ from ingest.settings import Settings
 
 LAKE_SCHEMA = "lake"
 COPIED_LOADS = "_copied_loads"
+# Which lake the copies come from: one database holds one lake's loads, never two mixed.
+LAKE_ORIGIN = "_lake_origin"
 DEFAULT_DATABASE = "spotiflow"
 
 
@@ -75,8 +77,22 @@ def connect(settings: Settings) -> Iterator:  # -> psycopg2 connection
         connection.close()
 
 
+def _claim(cursor, settings: Settings, lake: Lake) -> None:
+    """Record this lake as the database's, or refuse when it holds another lake's loads."""
+    cursor.execute(f"create table if not exists {_table(LAKE_ORIGIN)} (lake_dir text not null)")
+    cursor.execute(f"select lake_dir from {_table(LAKE_ORIGIN)}")
+    found = [row[0] for row in cursor.fetchall()]
+    if not found:
+        cursor.execute(f"insert into {_table(LAKE_ORIGIN)} values (%s)", [str(lake.root)])
+    elif found[0] != str(lake.root):
+        raise SpotiflowError(
+            f"PostgreSQL database {settings.postgres_database} holds the loads of another lake "
+            f"({found[0]}), not {lake.root}: set PGDATABASE to a database of its own, or drop "
+            "its schema lake (`drop schema lake cascade`) to copy this lake in instead"
+        )
+
+
 def _create_tables(cursor) -> None:
-    cursor.execute(f"create schema if not exists {_ident(LAKE_SCHEMA)}")
     cursor.execute(
         f"create table if not exists {_table(COPIED_LOADS)} ("
         "entity text not null, load_id text not null, rows_copied bigint not null, "
@@ -153,6 +169,8 @@ def publish_lake(settings: Settings, lake: Lake) -> LakeCopy:
     copied = rows = withdrawn = 0
     with connect(settings) as connection:
         with connection, connection.cursor() as cursor:
+            cursor.execute(f"create schema if not exists {_ident(LAKE_SCHEMA)}")
+            _claim(cursor, settings, lake)
             _create_tables(cursor)
             cursor.execute(f"select entity, load_id from {_table(COPIED_LOADS)}")
             present = set(cursor.fetchall())
@@ -202,34 +220,5 @@ def _read_for_copy(path: Path, entity: str) -> pa.Table:
         else pa.nulls(table.num_rows, field.type)
         for field in schema
     ]
-    return _without_nul(pa.table(columns, schema=pa.schema([f.with_nullable(True) for f in schema])))
-
-
-def rows_by_load(settings: Settings, entity: str) -> dict[str, int]:
-    """Rows per load of one lake table, as PostgreSQL holds them (reconciliation)."""
-    with connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(f"select load_id, count(*) from {_table(entity)} group by load_id")
-        return dict(cursor.fetchall())
-
-
-def _placeholders(sql: str) -> str:
-    """DB-API's paramstyle for psycopg2 (%s) from the readers' (?); literal % doubled."""
-    return sql.replace("%", "%%").replace("?", "%s")
-
-
-class PostgresMarts:
-    """The marts as PostgreSQL holds them (schema `marts`)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._stack = contextlib.ExitStack()
-        self._connection = self._stack.enter_context(connect(settings))
-        self._connection.set_session(readonly=True, autocommit=True)
-
-    def close(self) -> None:
-        self._stack.close()
-
-    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        with self._connection.cursor() as cursor:
-            cursor.execute(_placeholders(sql), list(params))
-            return cursor.fetchall()
+    nullable = pa.schema([field.with_nullable(True) for field in schema])
+    return _without_nul(pa.table(columns, schema=nullable))

@@ -1,0 +1,69 @@
+"""The engines a warehouse is built on (SPOTIFLOW_ENGINE): what each needs before dbt runs, and
+one reader of its marts for every consumer (summary, export, checkpoint, recommender, dashboard).
+
+Consumers write SQL that DuckDB and PostgreSQL both read (`?` placeholders), over relations
+named `<schema>.<table>`: `marts.*`, `intermediate.*` and the lake's sources `lake.*`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from ingest.engines.reader import Warehouse
+from ingest.landing import Lake
+from ingest.settings import Settings
+
+__all__ = ["Warehouse", "built_at", "mark_built", "open_warehouse", "prepare_lake"]
+
+
+def prepare_lake(settings: Settings, lake: Lake) -> None:
+    """What the engine needs of the lake before dbt runs (the lake's lock is held)."""
+    if settings.engine == "postgres":
+        from ingest.engines import postgres
+
+        copy = postgres.publish_lake(settings, lake)
+        if copy.copied or copy.withdrawn:
+            print(
+                f"build: copied {copy.copied} load file(s) ({copy.rows} rows) into PostgreSQL"
+                + (f", withdrew {copy.withdrawn}" if copy.withdrawn else "")
+            )
+
+
+@contextlib.contextmanager
+def open_warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[Warehouse]:
+    """The warehouse the engine built, for reading. `read_only` suits processes that never run
+    dbt themselves (the dashboard): DuckDB lets many of them read at once."""
+    if settings.engine == "postgres":
+        from ingest.engines import postgres
+
+        with postgres.connect(settings) as connection:
+            connection.set_session(readonly=True, autocommit=True)
+            yield Warehouse(connection, f"PostgreSQL database {settings.postgres_database}",
+                            paramstyle="format")  # fmt: skip
+        return
+    from ingest import warehouse
+
+    with warehouse.connect(settings, read_only=read_only) as connection:
+        yield Warehouse(connection, f"the warehouse {settings.warehouse_path}")
+
+
+def _build_stamp(settings: Settings) -> Path:
+    if settings.engine == "duckdb":
+        return settings.warehouse_path
+    return settings.data_dir / f".built-{settings.engine}"
+
+
+def mark_built(settings: Settings) -> None:
+    """Note a finished build (DuckDB's file changes by itself): readers' caches key on it."""
+    if settings.engine != "duckdb":
+        _build_stamp(settings).touch()
+
+
+def built_at(settings: Settings) -> float | None:
+    """When the warehouse was last built (seconds since the epoch), None before any build."""
+    try:
+        return _build_stamp(settings).stat().st_mtime
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,201 @@
+"""The project on PostgreSQL: a real server (throwaway, 127.0.0.1), the lake copied in load by
+load, every model and test built, every mart equal to DuckDB's, incremental equal to full."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pyarrow.parquet as pq
+import pytest
+
+from bench.append_day import append
+from ingest.build import build
+from ingest.cli import main
+from ingest.engines import open_warehouse
+from ingest.engines.postgres import publish_lake
+from ingest.errors import SpotiflowError
+from ingest.export import export_marts
+from ingest.landing import Lake
+from ingest.settings import Settings
+from tests.engine_parity import differences, tables
+from tests.postgres_server import throwaway_server
+
+pytestmark = pytest.mark.engines
+
+INCREMENTAL_MODELS = [
+    "int_plays_deduplicated",
+    "int_plays_enriched",
+    "fct_plays",
+    "fct_daily_listening",
+    "fct_daily_track_plays",
+    "fct_recommendation_accuracy",
+]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[dict[str, str]]:
+    """One server for the session, its libpq environment in os.environ (as a user's is)."""
+    # Not under pytest's tmp: its parents are root's alone, and the server runs as postgres.
+    with (
+        tempfile.TemporaryDirectory(prefix="spotiflow-pg-") as folder,
+        throwaway_server(Path(folder)) as environment,
+    ):
+        patch = pytest.MonkeyPatch()
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        try:
+            yield environment
+        finally:
+            patch.undo()
+
+
+@pytest.fixture
+def database(postgres_server: dict[str, str], request: pytest.FixtureRequest) -> str:
+    """A database of the test's own (one lake per database)."""
+    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "")[:50]
+    connection = psycopg2.connect(dbname="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'drop database if exists "{name}"')
+        cursor.execute(f'create database "{name}"')
+    connection.close()
+    return name
+
+
+def on_postgres(settings: Settings, database: str) -> Settings:
+    return dataclasses.replace(
+        settings, engine="postgres", dbt_target="postgres", postgres_database=database
+    )
+
+
+def test_the_demo_on_postgres_equals_duckdb(demo_settings: Settings, database: str, tmp_path):
+    postgres = on_postgres(demo_settings, database)
+    # Every model, seed, data and unit test, then the quality checkpoint, on PostgreSQL.
+    build(postgres)
+    found = differences(tables(demo_settings, "marts"), tables(postgres, "marts"), tolerance=1e-9)
+    assert found == {}
+    with open_warehouse(postgres) as warehouse:
+        assert len(warehouse.tables("marts")) >= 27
+        plays = warehouse.value("select count(*) from marts.fct_plays")
+    assert plays > 10_000
+
+    # Exports from either engine hold the same rows, typed alike.
+    from_duckdb = export_marts(demo_settings, "parquet", tmp_path / "duckdb")
+    from_postgres = export_marts(postgres, "parquet", tmp_path / "postgres")
+    assert [t.mart for t in from_duckdb] == [t.mart for t in from_postgres]
+    exported = {}
+    for side, exports in (("duckdb", from_duckdb), ("postgres", from_postgres)):
+        for table in exports:
+            content = pq.read_table(table.path)
+            exported.setdefault(side, {})[table.mart] = (
+                content.column_names,
+                [tuple(row.values()) for row in content.to_pylist()],
+            )
+            exported.setdefault(f"{side} schema", {})[table.mart] = content.schema
+    assert differences(exported["duckdb"], exported["postgres"], tolerance=1e-9) == {}
+    assert exported["duckdb schema"] == exported["postgres schema"]
+
+
+def _generate(users: int, days: int, seed: int) -> None:
+    arguments = ["--users", str(users), "--days", str(days), "--seed", str(seed), "--tracks", "500"]
+    assert main(["generate", *arguments]) == 0
+
+
+def _rebuilt(settings: Settings) -> set[tuple]:
+    with open_warehouse(settings) as warehouse:
+        return set(
+            warehouse.rows(
+                "select model_name, rebuilt_everything from public.incremental_builds "
+                "where built_at = (select max(built_at) from public.incremental_builds)"
+            )
+        )
+
+
+def test_an_incremental_run_on_postgres_equals_a_full_refresh(settings: Settings, database: str):
+    postgres = on_postgres(settings, database)
+    _generate(users=40, days=28, seed=7)
+    build(postgres, run_checks=False)
+    # A new day, late plays from two weeks back, and an export repeating recent plays 20 s
+    # later (duplicates of the generated ones).
+    landed = append(settings.data_dir, late=True, duplicates=True)
+    assert all(rows > 0 for rows in landed.values()), landed
+    build(postgres)
+    assert _rebuilt(postgres) == {(model, False) for model in INCREMENTAL_MODELS}
+    incremental = {
+        **tables(postgres, "marts"),
+        **tables(postgres, "intermediate", INCREMENTAL_MODELS[:2]),
+    }
+    build(postgres, run_checks=False, full_refresh=True)
+    full = {**tables(postgres, "marts"), **tables(postgres, "intermediate", INCREMENTAL_MODELS[:2])}
+    assert differences(incremental, full) == {}
+    assert all(full[model][1] for model in INCREMENTAL_MODELS)
+
+    # Nothing new: an incremental build changes nothing.
+    build(postgres, run_checks=False)
+    again = {
+        **tables(postgres, "marts"),
+        **tables(postgres, "intermediate", INCREMENTAL_MODELS[:2]),
+    }
+    assert differences(again, full) == {}
+
+
+def _lake_counts(settings: Settings) -> dict[str, int]:
+    with open_warehouse(settings) as warehouse:
+        return dict(warehouse.rows("select entity, count(*) from lake._copied_loads group by 1"))
+
+
+def test_the_lake_is_copied_once_per_load_and_withdrawn_loads_leave(
+    settings: Settings, database: str, tmp_path: Path
+):
+    postgres = on_postgres(settings, database)
+    _generate(users=5, days=15, seed=3)
+    lake = Lake(settings.lake_dir)
+    lake.ensure_layout()
+    first = publish_lake(postgres, lake)
+    assert first.copied > 0 and first.rows > 0
+    again = publish_lake(postgres, lake)
+    assert (again.copied, again.rows, again.withdrawn) == (0, 0, 0)
+    with open_warehouse(postgres) as warehouse:
+        copied = warehouse.value("select count(*) from lake.plays")
+    assert copied == sum(pq.read_metadata(path).num_rows for path in lake.committed_files("plays"))
+
+    # A load withdrawn from the manifest (`spotiflow forget`) is deleted from PostgreSQL too.
+    plays_load = lake.committed_files("plays")[0].stem
+    lake.withdraw(plays_load)
+    withdrawn = publish_lake(postgres, lake)
+    assert withdrawn.withdrawn >= 1 and withdrawn.copied == 0
+    with open_warehouse(postgres) as warehouse:
+        assert (
+            warehouse.value("select count(*) from lake.plays where load_id = ?", [plays_load]) == 0
+        )
+
+    # A committed load's file that is gone stops the copy, naming the load.
+    _generate(users=3, days=15, seed=4)
+    lost = lake.committed_files("plays")[-1]
+    lost.unlink()
+    with pytest.raises(SpotiflowError, match=f"{lost.stem}.*spotiflow forget {lost.stem}"):
+        publish_lake(postgres, lake)
+
+    # Another lake is not mixed into this one's database.
+    other = Lake(tmp_path / "other" / "lake")
+    other.ensure_layout()
+    with pytest.raises(SpotiflowError, match="holds the loads of another lake"):
+        publish_lake(postgres, other)
+
+
+def test_every_command_reads_postgres(
+    settings: Settings, database: str, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+):
+    _generate(users=6, days=15, seed=5)
+    monkeypatch.setenv("SPOTIFLOW_ENGINE", "postgres")
+    monkeypatch.setenv("PGDATABASE", database)
+    assert main(["build"]) == 0
+    assert main(["check"]) == 0
+    assert main(["summary"]) == 0
+    assert f"PostgreSQL database {database}" in capsys.readouterr().out
+    assert main(["export", "--format", "csv", "--out", str(tmp_path / "csv")]) == 0
+    assert (tmp_path / "csv" / "fct_plays.csv").read_text().count("\n") > 10
