@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: venv demo test lint pytest build bench clean
+.PHONY: venv demo test lint pytest build bench clean system-packages
 
 venv: $(STAMP)
 
@@ -34,7 +34,11 @@ lint: venv
 pytest: venv
 	$(BIN)/pytest
 
-test: lint pytest
+test: system-packages lint pytest
+
+# Debian packages the tests need (chromium, postgresql), installed when missing (needs root).
+system-packages:
+	bash .ci/install-system-packages
 
 # Not part of `make test`: generates 1M- and 10M-play populations (minutes), prints a table and
 # writes BENCHMARKS.md.
