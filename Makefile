@@ -36,7 +36,7 @@ pytest: venv
 
 test: system-packages lint pytest
 
-# Debian packages the tests need (chromium, postgresql), installed when missing (needs root).
+# Debian packages the tests need (chromium, postgresql, Java), installed when missing (root).
 system-packages:
 	bash .ci/install-system-packages
 

@@ -6,9 +6,11 @@ import contextlib
 import logging
 import math
 import os
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ingest.errors import STORAGE_FAILURES, BuildError, SpotiflowError
 from ingest.settings import Settings
@@ -41,6 +43,12 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
         "SPOTIFLOW_ENGINE": settings.engine,
         # The database the lake was copied into (profiles.yml reads libpq's variable).
         "PGDATABASE": settings.postgres_database,
+        # Spark's session binds the loopback address, never the machine's name, and logs errors
+        # only (profiles.yml).
+        "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        "SPOTIFLOW_SPARK_LOG_CONFIG": str(
+            Path(__file__).parent / "engines" / "log4j2-spark.properties"
+        ),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "SPOTIFLOW_DUCKDB_KEEP_OPEN": "true",
         # dbt-duckdb tries at 0, 1, 3, 7 … s (it waits 1, 2, 4 … s between): enough attempts
@@ -68,7 +76,9 @@ def _invoke(settings: Settings, cli_args: list[str]):  # -> dbtRunnerResult
     # A log file that cannot be written (disk full) must not print a traceback per line.
     raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
     try:
-        with dbt_environment(settings):
+        with dbt_environment(settings), warnings.catch_warnings():
+            # pyspark warns, on import, that it does not yet support pandas 3 fully.
+            warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
             return dbtRunner().invoke(cli_args)
     finally:
         logging.raiseExceptions = raise_exceptions

@@ -66,7 +66,7 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
 
 
 # Where the warehouse is built (a target of profiles.yml each); the first is the default.
-ENGINES = ("duckdb", "postgres")
+ENGINES = ("duckdb", "spark", "postgres")
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ class Settings:
     SPOTIFLOW_USER_ID_SALT  salt for hashed user ids (default: a random salt kept in the data dir)
     SPOTIFLOW_PLAIN_USER_IDS  "true" keeps user names as given instead of hashing them
     SPOTIFLOW_SAMPLE_USER   the user the bundled sample is landed for (default: sample-user)
-    SPOTIFLOW_ENGINE        where the warehouse is built: duckdb (embedded, the default) or
+    SPOTIFLOW_ENGINE        where the warehouse is built: duckdb (embedded, the default), spark
+                            (a local session; its tables in <data dir>/spark/warehouse) or
                             postgres; each is a target of profiles.yml
     DBT_TARGET              the profile target dbt builds (default: the engine's own)
     PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE  the PostgreSQL server (libpq's own
@@ -118,6 +119,11 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "spotiflow.duckdb"
+
+    @property
+    def spark_warehouse_dir(self) -> Path:
+        """Where Spark keeps the tables it builds (profiles.yml's spark.sql.warehouse.dir)."""
+        return self.data_dir / "spark" / "warehouse"
 
     @property
     def duckdb_temp_directory(self) -> Path:

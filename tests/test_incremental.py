@@ -185,3 +185,68 @@ def test_a_restated_time_zone_is_not_landed_again(settings: Settings) -> None:
     manifest = lake.manifest().sort_by("started_at").to_pylist()
     assert [row["entities"] for row in manifest] == ["user_profiles", "", "user_profiles"]
     assert {row["plays_from"] for row in manifest} == {None}
+
+
+def _one_play(user_id: str, track_id: str, played_at: datetime, play_id: str) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "play_id": play_id, "user_id": user_id, "track_id": track_id,
+                "played_at": played_at, "played_at_precision": "second", "play_seq": 0,
+                "ms_played": 200_000, "content_type": "music",
+            }
+        ],
+        schema=ENTITIES["plays"],
+    )  # fmt: skip
+
+
+def land_a_day_a_better_source_empties(settings: Settings) -> tuple[str, datetime]:
+    """A listener's only play of a day, from the Web API at 23:59:40 UTC; later, an export
+    holding the same listen at 00:00:10 the next day. The export's play is the better one, so
+    the day has no play left: every incremental model must lose the day, as a full build has
+    it. (A strategy that replaces only the keys of the new rows would keep it.)"""
+    lake = Lake(settings.data_dir / "lake")
+    track_id = query(settings, "select min(track_id) from marts.dim_tracks")[0][0]
+    first = datetime(2024, 5, 6, 23, 59, 40)
+    lake.land(
+        ReadResult(
+            kind="spotify-api",
+            path=settings.data_dir / "api-poll",
+            rows_in=1,
+            tables={"plays": _one_play("lonely", track_id, first, "api-1")},
+            checksum="api-poll",
+        )
+    )
+    return track_id, first
+
+
+def land_the_better_source(settings: Settings, track_id: str, first: datetime) -> None:
+    Lake(settings.data_dir / "lake").land(
+        ReadResult(
+            kind="spotify-export",
+            path=settings.data_dir / "export",
+            rows_in=1,
+            tables={"plays": _one_play("lonely", track_id, first + timedelta(seconds=30), "x-1")},
+            checksum="export",
+        )
+    )
+
+
+def test_a_day_a_better_source_empties_is_emptied_incrementally(settings: Settings) -> None:
+    _generate(users=10, days=15, seed=11)
+    assert run_dbt(settings, "build").success
+    track_id, first = land_a_day_a_better_source_empties(settings)
+    assert run_dbt(settings, "run").success
+    lonely_days = "select listen_date from marts.fct_daily_listening where user_id = 'lonely'"
+    assert query(settings, lonely_days) == [(first.date(),)]
+
+    land_the_better_source(settings, track_id, first)
+    assert run_dbt(settings, "run").success
+    assert query(settings, lonely_days) == [(first.date() + timedelta(days=1),)]
+    assert query(
+        settings, "select play_id from marts.fct_duplicate_plays where user_id = 'lonely'"
+    ) == [("api-1",)]
+    incremental_copy = _snapshot(settings, "incremental.duckdb")
+    assert run_dbt(settings, "run", "--full-refresh").success
+    differences = _differences(incremental_copy, _snapshot(settings, "full_refresh.duckdb"))
+    assert {table: diff for table, diff in differences.items() if diff[1:] != (0, 0)} == {}

@@ -43,6 +43,12 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[W
             yield Warehouse(connection, f"PostgreSQL database {settings.postgres_database}",
                             paramstyle="format")  # fmt: skip
         return
+    if settings.engine == "spark":
+        from ingest.engines import spark
+
+        with spark.parquet_tables(settings) as connection:
+            yield Warehouse(connection, f"the Spark tables under {settings.spark_warehouse_dir}")
+        return
     from ingest import warehouse
 
     with warehouse.connect(settings, read_only=read_only) as connection:

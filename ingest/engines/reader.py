@@ -81,15 +81,8 @@ class Warehouse:
         return pd.DataFrame(rows, columns=columns)
 
     def tables(self, schema: str) -> list[str]:
-        """The tables (not views) of a schema, by name."""
-        return [
-            name
-            for (name,) in self.rows(
-                "select table_name from information_schema.tables "
-                "where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
-                [schema],
-            )
-        ]
+        """The relations of a schema, by name (on Spark's reader, views over its tables)."""
+        return sorted(self.relations(schema))
 
     def relations(self, schema: str) -> set[str]:
         """Tables and views of a schema."""

@@ -16,10 +16,11 @@
         count(*) as plays,
         {{ ms_to_minutes('sum(listened_ms)') }} as minutes_listened,
         {{ positivity_score(exact_avg('valence')) }} as positivity_score,
-        row_number() over (
+        -- bigint everywhere: Spark's row_number is an int.
+        cast(row_number() over (
             partition by {{ keys | join(', ') }}
             order by count(*) desc, sum(listened_ms) desc, track_id asc
-        ) as song_rank
+        ) as bigint) as song_rank
 
     from {{ plays }}
     where is_music_stream and track_id is not null

@@ -19,9 +19,18 @@
 -#}
 
 {% macro builds_relation() -%}
+    {{ return(adapter.dispatch('builds_relation', 'spotiflow')()) }}
+{%- endmacro %}
+
+{% macro default__builds_relation() -%}
     {{ return(api.Relation.create(
         database=target.database, schema=target.schema, identifier='incremental_builds'
     )) }}
+{%- endmacro %}
+
+{#- Spark has no database above its schemas (target.database is not to be set). -#}
+{% macro spark__builds_relation() -%}
+    {{ return(api.Relation.create(schema=target.schema, identifier='incremental_builds')) }}
 {%- endmacro %}
 
 {#- on-run-start: the log of incremental builds, one row per successful build of a model. -#}
@@ -202,7 +211,7 @@
         -%}
         {%- do window.update({'generated_at': _earliest([open_or_new, reached])}) -%}
     {%- endif -%}
-    {{ return(window) }}
+    {{ return(adapter.dispatch('align_rebuild_window', 'spotiflow')(window)) }}
 {%- endmacro %}
 
 {#-
@@ -236,3 +245,89 @@
     insert into {{ arg_dict['target_relation'] }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
+
+{#-
+  The window as the engine can rebuild it. DuckDB and PostgreSQL delete rows and insert, from
+  any point. Spark's plain Parquet tables cannot delete: a model is overwritten by whole
+  partitions (days, config partition_by, see spark__rebuild_partition), so its window starts at
+  midnight (UTC) of its first day, and a model without partitions rebuilds everything.
+-#}
+{% macro default__align_rebuild_window(window) -%}
+    {{ return(window) }}
+{%- endmacro %}
+
+{% macro spark__align_rebuild_window(window) -%}
+    {%- if window.everything -%}
+        {{ return(window) }}
+    {%- endif -%}
+    {%- if not config.get('partition_by') -%}
+        {{ return({'everything': true}) }}
+    {%- endif -%}
+    {%- set aligned = {} -%}
+    {%- for key, value in window.items() -%}
+        {%- if key in ('played_at', 'generated_at') and value is not none -%}
+            {%- do aligned.update({key: modules.datetime.datetime.combine(
+                value.date(), modules.datetime.time())}) -%}
+        {%- else -%}
+            {%- do aligned.update({key: value}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(aligned) }}
+{%- endmacro %}
+
+{#-
+  The day column a model's table is partitioned by on engines that overwrite partitions rather
+  than delete rows (Spark); none elsewhere (dbt-duckdb would warn it ignores partition_by).
+-#}
+{% macro rebuild_partition(column) -%}
+    {{ return(adapter.dispatch('rebuild_partition', 'spotiflow')(column)) }}
+{%- endmacro %}
+
+{% macro default__rebuild_partition(column) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__rebuild_partition(column) -%}
+    {{ return(column) }}
+{%- endmacro %}
+
+{#-
+  Spark (dbt-spark's insert_overwrite, overridden): dynamic partition overwrite replaces only
+  the partitions the rebuild has rows for, so a day whose rows all went (plays de-duplicated
+  away) would keep its stale rows. The partitions from the window's first day are dropped
+  first (all of them when it rebuilds everything). Spark 4.3 rejects a comparison in a
+  partition spec (`drop partition (d >= ...)`), so each is listed and dropped by value.
+-#}
+{% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) %}
+    {%- set settings = config.get('rebuild_window') -%}
+    {%- set partition_by = config.get('partition_by') -%}
+    {%- if settings is not none and partition_by -%}
+        {%- set column = partition_by if partition_by is string else partition_by[0] -%}
+        {%- set window = rebuild_window(settings) -%}
+        {%- set first_day = none -%}
+        {%- if window is none or window.everything -%}
+            {%- set first_day = '0000-01-01' -%}
+        {%- elif column == 'listen_date' and window.listen_date is not none -%}
+            {%- set first_day = window.listen_date | string -%}
+        {%- elif column != 'listen_date' and window[settings['key']] is not none -%}
+            {%- set first_day = window[settings['key']].date() | string -%}
+        {%- endif -%}
+        {%- if first_day is not none -%}
+            {%- for row in run_query('show partitions ' ~ target_relation).rows -%}
+                {%- set value = row[0].split('=', 1)[1] -%}
+                {%- set is_null = value == '__HIVE_DEFAULT_PARTITION__' -%}
+                {%- if (is_null and first_day == '0000-01-01') or (not is_null and value >= first_day) -%}
+                    {%- do run_query(
+                        'alter table ' ~ target_relation ~ ' drop if exists partition ('
+                        ~ column ~ " = '" ~ value ~ "')"
+                    ) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set dest_columns = adapter.get_columns_in_relation(target_relation) -%}
+    {%- set dest_cols_csv = dest_columns | map(attribute='quoted') | join(', ') -%}
+    insert overwrite table {{ target_relation }}
+    {{ partition_cols(label="partition") }}
+    select {{ dest_cols_csv }} from {{ source_relation }}
+{% endmacro %}

@@ -17,6 +17,19 @@
     lower(btrim(regexp_replace(normalize({{ expression }}, NFKC), '\s+', ' ', 'g')))
 {%- endmacro %}
 
+{#- Spark 4.3 SQL has no NFKC and no case folding, but it ships ICU4J (for collations), whose
+    static Normalizer.compose(s, true) is NFKC and UCharacter.foldCase(s, true) full case folding:
+    reflect() calls them, in views too (a Python UDF is a temporary function, which a view
+    cannot use). (?U) makes \s Unicode white space, as Python's str.split() nearly is. -#}
+{% macro spark__normalised_text(expression) -%}
+    {#- reflect() fails the query on a Java exception: compose(null) throws. -#}
+    case when {{ expression }} is not null then trim(regexp_replace(
+        reflect('com.ibm.icu.lang.UCharacter', 'foldCase',
+            reflect('com.ibm.icu.text.Normalizer', 'compose', {{ expression }}, true), true),
+        '(?U)\\s+', ' '
+    )) end
+{%- endmacro %}
+
 {% macro default__normalised_text(expression) -%}
     lower(trim(regexp_replace({{ expression }}, '\\s+', ' ')))
 {%- endmacro %}

@@ -13,3 +13,9 @@
 {% macro snowflake__to_local_timestamp(utc_timestamp, time_zone) -%}
     convert_timezone('UTC', {{ time_zone }}, {{ utc_timestamp }})
 {%- endmacro %}
+
+{#- Spark rejects `at time zone`; its timestamps are instants shown in the session zone (UTC in
+    the spark profile), and from_utc_timestamp shifts one to the zone's wall-clock time. -#}
+{% macro spark__to_local_timestamp(utc_timestamp, time_zone) -%}
+    from_utc_timestamp({{ utc_timestamp }}, {{ time_zone }})
+{%- endmacro %}

@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         rebuild_window={'kind': 'plays', 'key': 'played_at'},
+        partition_by=rebuild_partition('played_on'),
     )
 }}
 
@@ -227,6 +228,8 @@ final as (
         resolved.artist_name,
         resolved.played_at,
         resolved.played_at_precision,
+        -- The UTC day: the partition Spark overwrites (macro rebuild_partition).
+        cast(resolved.played_at as date) as played_on,
         resolved.play_seq,
         resolved.ms_played,
         resolved.content_type,

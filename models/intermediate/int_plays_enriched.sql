@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         rebuild_window={'kind': 'listening', 'key': 'played_at'},
+        partition_by=rebuild_partition('played_on'),
     )
 }}
 
@@ -104,7 +105,9 @@ final as (
 
     select
         *,
-        cast({{ dbt.date_trunc('week', 'listen_date') }} as date) as week_start
+        cast({{ dbt.date_trunc('week', 'listen_date') }} as date) as week_start,
+        -- The UTC day: the partition Spark overwrites (macro rebuild_partition).
+        cast(played_at as date) as played_on
 
     from localized
 

@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         rebuild_window={'after': 'int_plays_enriched', 'key': 'listen_date'},
+        partition_by=rebuild_partition('listen_date'),
     )
 }}
 

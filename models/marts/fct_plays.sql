@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        rebuild_window={'after': 'int_plays_enriched', 'key': 'played_at'},
+        rebuild_window={'after': 'int_plays_enriched', 'key': 'listen_date'},
+        partition_by=rebuild_partition('listen_date'),
     )
 }}
 
@@ -12,7 +13,7 @@ with
 plays as (
 
     select * from {{ ref('int_plays_enriched') }}
-    where {{ in_rebuild_window(rebuild, 'played_at', 'played_at') }}
+    where {{ in_rebuild_window(rebuild, 'listen_date', 'listen_date') }}
 
 ),
 

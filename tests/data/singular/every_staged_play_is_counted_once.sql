@@ -1,0 +1,56 @@
+-- Every play staged from the lake is counted once: in fct_plays, or in fct_duplicate_plays as
+-- the repeat of one that is. One row per source where the counts differ.
+with
+
+landed as (
+
+    select
+        source,
+        count(distinct play_id) as plays_landed
+    from {{ ref('int_plays_unioned') }}
+    group by source
+
+),
+
+counted as (
+
+    select
+        source,
+        count(*) as plays
+    from {{ ref('fct_plays') }}
+    group by source
+
+    union all
+
+    select
+        source,
+        count(*) as plays
+    from {{ ref('fct_duplicate_plays') }}
+    group by source
+
+),
+
+counted_per_source as (
+
+    select
+        source,
+        sum(plays) as plays_in_marts
+    from counted
+    group by source
+
+),
+
+final as (
+
+    select
+        coalesce(landed.source, counted_per_source.source) as source,
+        coalesce(landed.plays_landed, 0) as plays_landed,
+        coalesce(counted_per_source.plays_in_marts, 0) as plays_in_marts
+    from landed
+    full outer join counted_per_source
+        on landed.source = counted_per_source.source
+
+)
+
+select * from final
+where plays_landed != plays_in_marts
