@@ -2,85 +2,81 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.engines import open_warehouse
 from ingest.settings import Settings
 
-Rows = tuple[list[str], list[tuple]]
 
-
-def tables(settings: Settings, schema: str, names: Iterable[str] | None = None) -> dict[str, Rows]:
-    """Every table of a schema (or the named ones): column names and rows."""
+def tables(settings: Settings, schema: str, names: Iterable[str] | None = None) -> dict:
+    """Every table of a schema (or the named ones), as Arrow."""
     with open_warehouse(settings) as warehouse:
         wanted = sorted(names) if names is not None else warehouse.tables(schema)
-        return {name: warehouse.execute(f"select * from {schema}.{name}") for name in wanted}
+        return {name: warehouse.arrow(f"select * from {schema}.{name}") for name in wanted}
 
 
-def _is_float(value: Any) -> bool:
-    return isinstance(value, float | Decimal)
+def _is_float(data_type: pa.DataType) -> bool:
+    return pa.types.is_floating(data_type) or pa.types.is_decimal(data_type)
 
 
-def _plain(value: Any) -> Any:
-    """One spelling per value across drivers: timestamps without a zone, floats as floats."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.replace(tzinfo=None)
-    return value
+def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """One spelling across drivers: timestamps in microseconds without a zone, integers wide."""
+    if pa.types.is_timestamp(column.type):
+        return column.cast(pa.timestamp("us", tz=column.type.tz)).cast(pa.timestamp("us"))
+    if pa.types.is_integer(column.type):
+        return column.cast(pa.int64())
+    if _is_float(column.type):
+        return column.cast(pa.float64())
+    return column
 
 
-def _sort_key(row: tuple) -> tuple:
-    # The grain never lies in a float: order by everything else, floats (rounded) last.
-    exact = tuple((value is None, str(value)) for value in row if not _is_float(value))
-    rounded = tuple(
-        (value is None, round(float(value), 6) if _is_float(value) else 0) for value in row
-    )
-    return exact + rounded
+def _sorted(table: pa.Table, columns: list[str]) -> pa.Table:
+    table = pa.table({name: _plain(table.column(name)) for name in columns})
+    # The grain never lies in a float: order by everything else first, floats last.
+    keys = [n for n in columns if not _is_float(table.column(n).type)] + [
+        n for n in columns if _is_float(table.column(n).type)
+    ]
+    return table.sort_by([(name, "ascending") for name in keys])
 
 
-def _same(left: Any, right: Any, tolerance: float) -> bool:
-    if left is None or right is None:
-        return left is None and right is None
-    if _is_float(left) or _is_float(right):
-        left, right = float(left), float(right)
-        if math.isnan(left) or math.isnan(right):
-            return math.isnan(left) and math.isnan(right)
-        return math.isclose(left, right, rel_tol=tolerance, abs_tol=tolerance)
-    if isinstance(left, date) and isinstance(right, date):
-        return left == right
-    return left == right
-
-
-def differences(left: dict[str, Rows], right: dict[str, Rows], tolerance: float = 0.0) -> dict:
+def differences(left: dict, right: dict, tolerance: float = 0.0) -> dict[str, str]:
     """Per table that differs: why (missing, columns, row counts, or the first differing
-    cells). Floats agree within `tolerance`, relative or absolute."""
+    column). Floats agree within `tolerance`, relative or absolute."""
     found: dict[str, str] = {}
     for name in sorted(set(left) | set(right)):
         if name not in left or name not in right:
             found[name] = "only in " + ("left" if name in left else "right")
             continue
-        (left_columns, left_rows), (right_columns, right_rows) = left[name], right[name]
-        if sorted(left_columns) != sorted(right_columns):
-            found[name] = f"columns {left_columns} vs {right_columns}"
+        one, two = left[name], right[name]
+        if sorted(one.column_names) != sorted(two.column_names):
+            found[name] = f"columns {one.column_names} vs {two.column_names}"
             continue
-        order = [right_columns.index(column) for column in left_columns]
-        right_rows = [tuple(row[i] for i in order) for row in right_rows]
-        if len(left_rows) != len(right_rows):
-            found[name] = f"{len(left_rows)} rows vs {len(right_rows)}"
+        if one.num_rows != two.num_rows:
+            found[name] = f"{one.num_rows} rows vs {two.num_rows}"
             continue
-        one = sorted((tuple(map(_plain, row)) for row in left_rows), key=_sort_key)
-        two = sorted((tuple(map(_plain, row)) for row in right_rows), key=_sort_key)
-        cells = [
-            f"{left_columns[i]}: {a!r} vs {b!r}"
-            for row_one, row_two in zip(one, two, strict=True)
-            for i, (a, b) in enumerate(zip(row_one, row_two, strict=True))
-            if not _same(a, b, tolerance)
-        ]
-        if cells:
-            found[name] = f"{len(cells)} cells differ, e.g. " + "; ".join(cells[:3])
+        if not one.num_rows:
+            continue
+        one, two = _sorted(one, one.column_names), _sorted(two, one.column_names)
+        for column in one.column_names:
+            a, b = one.column(column), two.column(column)
+            if _is_float(a.type) and _is_float(b.type):
+                same = np.isclose(
+                    a.to_numpy(zero_copy_only=False).astype(float),
+                    b.to_numpy(zero_copy_only=False).astype(float),
+                    rtol=tolerance, atol=tolerance, equal_nan=True,
+                )  # fmt: skip
+                nulls_agree = pc.all(pc.equal(pc.is_null(a), pc.is_null(b))).as_py()
+                if not (same.all() and nulls_agree):
+                    first = int(np.argmin(same))
+                    found[name] = f"{column}: {a[first]} vs {b[first]} (and maybe more)"
+                    break
+            elif a.to_pylist() != b.to_pylist():
+                pairs = zip(a.to_pylist(), b.to_pylist(), strict=True)
+                first = next(i for i, (x, y) in enumerate(pairs) if x != y)
+                found[name] = f"{column}: {a[first]} vs {b[first]} (and maybe more)"
+                break
     return found

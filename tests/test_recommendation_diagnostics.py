@@ -381,13 +381,18 @@ T_CASES = [(0.0, 5.0), (1.0, 1.0), (2.5, 1.5), (-3.0, 2.909), (2.0, 40.0), (4.0,
 
 def test_student_t_in_sql_agrees_with_scipy(demo_settings: Settings) -> None:
     """The macro on its own, from heavy tails (1 degree of freedom) to nearly normal."""
+    assert_student_t_agrees_with_scipy(demo_settings)
+
+
+def assert_student_t_agrees_with_scipy(settings: Settings) -> None:
+    """On the settings' engine (its target): p-values and critical values within 1e-11."""
     from dbt.cli.main import dbtRunner
 
     from ingest.dbt import dbt_environment
 
     inputs = " union all ".join(
-        f"select {i} as case_id, cast({t} as double) as t_statistic, "
-        f"cast({df} as double) as degrees_of_freedom"
+        f"select {i} as case_id, cast({t} as {{{{ type_double() }}}}) as t_statistic, "
+        f"cast({df} as {{{{ type_double() }}}}) as degrees_of_freedom"
         for i, (t, df) in enumerate(T_CASES)
     )
     sql = (
@@ -395,20 +400,20 @@ def test_student_t_in_sql_agrees_with_scipy(demo_settings: Settings) -> None:
         "{{ student_t_ctes('inputs', ['case_id'], 0.95, 'tested') }} "
         "select case_id, p_value, critical_value from tested order by case_id"
     )
-    with dbt_environment(demo_settings):
+    with dbt_environment(settings):
         result = dbtRunner().invoke(
             ["show", "--inline", sql, "--limit", "100", "--quiet",
-             "--project-dir", str(demo_settings.project_dir),
-             "--profiles-dir", str(demo_settings.project_dir),
-             "--log-path", str(demo_settings.data_dir / "logs")]
+             "--project-dir", str(settings.project_dir),
+             "--profiles-dir", str(settings.project_dir),
+             "--log-path", str(settings.data_dir / "logs")]
         )  # fmt: skip
     assert result.success, result.exception
     table = result.result.results[0].agate_table
     rows = {int(row["case_id"]): row for row in table.rows}
     assert len(rows) == len(T_CASES)
     for i, (t, df) in enumerate(T_CASES):
-        assert_close(rows[i]["p_value"], 2 * stats.t.sf(abs(t), df), tolerance=1e-9)
-        assert_close(rows[i]["critical_value"], stats.t.ppf(0.975, df), tolerance=1e-9)
+        assert_close(rows[i]["p_value"], 2 * stats.t.sf(abs(t), df), tolerance=1e-11)
+        assert_close(rows[i]["critical_value"], stats.t.ppf(0.975, df), tolerance=1e-10)
 
 
 def test_feature_engagement_per_bucket(demo_settings: Settings, plays: pd.DataFrame) -> None:

@@ -32,9 +32,11 @@
 
 {#-
   Engines without lgamma: Stirling's series at x + 8 (error below 1e-13), brought back down with
-  ln Γ(x) = ln Γ(x + 8) - ln(x (x + 1) ... (x + 7)).
+  ln Γ(x) = ln Γ(x + 8) - ln(x (x + 1) ... (x + 7)). In doubles throughout: Spark reads a
+  literal such as 0.5 as a decimal, and its decimal division keeps 6 places.
 -#}
 {% macro default__log_gamma(x) -%}
+    {%- set x = 'cast(' ~ x ~ ' as ' ~ type_double() ~ ')' -%}
     {%- set z = '(' ~ x ~ ' + 8.0)' -%}
     (
         ({{ z }} - 0.5) * ln({{ z }}) - {{ z }} + 0.918938533204672742
