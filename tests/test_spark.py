@@ -51,7 +51,6 @@ def lake(demo_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> S
     duplicate: built on DuckDB and on Spark, side by side in one data dir."""
     data_dir = tmp_path_factory.mktemp("spark") / "data"
     shutil.copytree(demo_settings.data_dir / "lake", data_dir / "lake")
-    shutil.copy(demo_settings.data_dir / "user_id_salt", data_dir / "user_id_salt")
     duckdb = make_settings(data_dir)
     land_a_day_a_better_source_empties(duckdb)
     build(duckdb)
