@@ -17,26 +17,8 @@ import sys
 from pathlib import Path
 
 from bench.measure import run_measured
+from bench.run import BIN, PROJECT_DIR, WORK_DIR, bench_env, generate
 from ingest.landing import Lake
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-WORK_DIR = PROJECT_DIR / "bench" / ".work"
-BIN = Path(sys.executable).parent
-DAYS = 56
-PLAYS_PER_LISTENER = 660
-
-
-def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SPOTIFLOW_DATA_DIR": str(data_dir),
-        "SPOTIFLOW_PROJECT_DIR": str(PROJECT_DIR),
-        "DBT_PROFILES_DIR": str(PROJECT_DIR),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPOTIFLOW_SPARK_LOG_CONFIG": str(PROJECT_DIR / "ingest/engines/log4j2-spark.properties"),
-        **extra,
-    }
 
 
 def _plays(data_dir: Path) -> int:
@@ -68,11 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="duckdb,spark,postgres")
     args = parser.parse_args(argv)
     data_dir = WORK_DIR / f"engines-{args.plays}"
-    if not (data_dir / "lake" / "loads").exists():
-        users = max(1, round(args.plays / PLAYS_PER_LISTENER))
-        command = [str(BIN / "spotiflow"), "generate", "--users", str(users), "--days",
-                   str(DAYS), "--seed", "1"]  # fmt: skip
-        run_measured(command, _env(data_dir), PROJECT_DIR)
+    generate(data_dir, args.plays)
     Lake(data_dir / "lake").ensure_layout()
     plays = _plays(data_dir)
     print(f"bench.engines: {plays:,} plays in {data_dir}", flush=True)
@@ -80,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         from ingest.engines.postgres import publish_lake
         from ingest.settings import Settings
 
-        settings = Settings.from_env(_env(data_dir, SPOTIFLOW_ENGINE="postgres"))
+        settings = Settings.from_env(bench_env(data_dir, SPOTIFLOW_ENGINE="postgres"))
         publish_lake(settings, Lake(data_dir / "lake"))
     lines = [
         "| build (dbt run --full-refresh) | cores | seconds | peak RSS MB | plays/s "
@@ -88,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for engine, label, cores, extra in runs(args.engines.split(",")):
-        environment = _env(data_dir, **extra)
+        environment = bench_env(data_dir, **extra)
         run_measured([str(BIN / "dbt"), "seed", "--target", engine, "--quiet"],
                      environment, PROJECT_DIR)  # fmt: skip
         built = run_measured(

@@ -75,7 +75,7 @@ def machine() -> str:
     )
 
 
-def _env(data_dir: Path) -> dict[str, str]:
+def bench_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "SPOTIFLOW_DATA_DIR": str(data_dir),
@@ -83,12 +83,29 @@ def _env(data_dir: Path) -> dict[str, str]:
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "GX_ANALYTICS_ENABLED": "False",
+        # For Spark targets (as spotiflow sets them for its own dbt calls).
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPOTIFLOW_SPARK_LOG_CONFIG": str(PROJECT_DIR / "ingest/engines/log4j2-spark.properties"),
+        **extra,
     }
+
+
+def generate(data_dir: Path, plays: int) -> Measurement | None:
+    """A population of about `plays` plays in `data_dir`, unless its lake is there already."""
+    if (data_dir / "lake" / "loads").exists():
+        return None
+    users = max(1, round(plays / PLAYS_PER_LISTENER))
+    return run_measured(
+        [str(BIN / "spotiflow"), "generate", "--users", str(users), "--days", str(DAYS),
+         "--seed", "1"],
+        bench_env(data_dir),
+        PROJECT_DIR,
+    )  # fmt: skip
 
 
 def _repeat(command: list[str], data_dir: Path, times: int) -> tuple[float, float, int]:
     runs: list[Measurement] = [
-        run_measured(command, _env(data_dir), PROJECT_DIR) for _ in range(times)
+        run_measured(command, bench_env(data_dir), PROJECT_DIR) for _ in range(times)
     ]
     return (
         statistics.median(run.seconds for run in runs),
@@ -99,15 +116,9 @@ def _repeat(command: list[str], data_dir: Path, times: int) -> tuple[float, floa
 
 def bench_size(plays: int, repeat: int) -> list[Row]:
     data_dir = WORK_DIR / f"plays-{plays}"
-    users = max(1, round(plays / PLAYS_PER_LISTENER))
     rows = []
-    if not (data_dir / "lake" / "loads").exists():
-        generated = run_measured(
-            [str(BIN / "spotiflow"), "generate", "--users", str(users), "--days", str(DAYS),
-             "--seed", "1"],
-            _env(data_dir),
-            PROJECT_DIR,
-        )  # fmt: skip
+    generated = generate(data_dir, plays)
+    if generated is not None:
         rows.append(
             Row(
                 plays,
@@ -148,7 +159,8 @@ def bench_incremental(plays: int, data_dir: Path, repeat: int) -> Row:
     runs = []
     for _ in range(repeat):
         shutil.copy(data_dir / "spotiflow.duckdb", copy / "spotiflow.duckdb")
-        runs.append(run_measured([str(BIN / "dbt"), "run", "--quiet"], _env(copy), PROJECT_DIR))
+        command = [str(BIN / "dbt"), "run", "--quiet"]
+        runs.append(run_measured(command, bench_env(copy), PROJECT_DIR))
     shutil.rmtree(copy)
     return Row(
         plays,
@@ -175,7 +187,7 @@ def bench_landing(records: int, repeat: int) -> list[Row]:
         runs = []
         for _ in range(repeat):
             shutil.rmtree(scratch, ignore_errors=True)  # every run lands into an empty lake
-            runs.append(run_measured(command, _env(scratch), PROJECT_DIR))
+            runs.append(run_measured(command, bench_env(scratch), PROJECT_DIR))
         rows.append(
             Row(
                 records,

@@ -14,8 +14,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from ingest.engines import open_warehouse
 from ingest.engines.reader import MARTS_SCHEMA
 from ingest.errors import SpotiflowError
@@ -46,21 +44,18 @@ def mart_names(settings: Settings) -> list[str]:
 
 
 def _copy_marts(settings: Settings, folder: Path, file_format: str) -> list[ExportedTable]:
-    """Each mart written by DuckDB into <folder>/<mart>.<format>, renamed into place: the same
-    writer whichever engine holds the marts, so every engine's export reads alike."""
+    """Each mart written into <folder>/<mart>.<format> by DuckDB's COPY, whichever engine holds
+    it (so every engine's export reads alike), and renamed into place."""
     options = "format parquet, compression zstd" if file_format == "parquet" else "header true"
     exported = []
     names = mart_names(settings)
-    with open_warehouse(settings) as warehouse, duckdb.connect() as writer:
+    with open_warehouse(settings) as warehouse:
         for mart in names:
             target = folder / f"{mart}.{file_format}"
             temporary = folder / f".{mart}.{file_format}.tmp"
-            table = warehouse.arrow(f"select * from {MARTS_SCHEMA}.{mart}")
-            writer.register("mart", table)
-            writer.execute(f"copy (select * from mart) to {_quote(str(temporary))} ({options})")
-            writer.unregister("mart")
+            rows = warehouse.copy_to(f"select * from {MARTS_SCHEMA}.{mart}", temporary, options)
             os.replace(temporary, target)
-            exported.append(ExportedTable(mart, table.num_rows, target))
+            exported.append(ExportedTable(mart, rows, target))
     return exported
 
 

@@ -11,12 +11,28 @@ import pyarrow.compute as pc
 from ingest.engines import open_warehouse
 from ingest.settings import Settings
 
+# The incremental models, by schema.
+INCREMENTAL_INTERMEDIATE = ("int_plays_deduplicated", "int_plays_enriched")
+INCREMENTAL_MARTS = ("fct_plays", "fct_daily_listening", "fct_daily_track_plays",
+                     "fct_recommendation_accuracy")  # fmt: skip
+INCREMENTAL_MODELS = frozenset(INCREMENTAL_INTERMEDIATE + INCREMENTAL_MARTS)
+
 
 def tables(settings: Settings, schema: str, names: Iterable[str] | None = None) -> dict:
     """Every table of a schema (or the named ones), as Arrow."""
     with open_warehouse(settings) as warehouse:
         wanted = sorted(names) if names is not None else warehouse.tables(schema)
         return {name: warehouse.arrow(f"select * from {schema}.{name}") for name in wanted}
+
+
+def snapshot(
+    settings: Settings,
+    marts: Iterable[str] | None = None,
+    intermediate: Iterable[str] | None = INCREMENTAL_INTERMEDIATE,
+) -> dict:
+    """What a build left, to compare with another: the marts (all, or the named ones) and the
+    intermediate tables (the incremental ones unless named; all with None)."""
+    return {**tables(settings, "marts", marts), **tables(settings, "intermediate", intermediate)}
 
 
 def _is_float(data_type: pa.DataType) -> bool:

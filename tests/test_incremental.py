@@ -2,58 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
-from datetime import datetime, timedelta
-from pathlib import Path
+import json
+from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pyarrow as pa
 
 from bench.append_day import append
-from ingest.cli import main
+from ingest.cli import land_spotify_export, main
 from ingest.dbt import run_dbt
+from ingest.identity import user_id_for
 from ingest.landing import Lake
+from ingest.readers.spotify_api_capture import CAPTURE_FORMAT, read_capture
 from ingest.records import ReadResult
 from ingest.schemas import ENTITIES
 from ingest.settings import Settings
+from tests.engine_parity import INCREMENTAL_MODELS, differences, snapshot
 from tests.helpers import query
-
-INCREMENTAL_MODELS = {
-    "int_plays_deduplicated",
-    "int_plays_enriched",
-    "fct_plays",
-    "fct_daily_listening",
-    "fct_daily_track_plays",
-    "fct_recommendation_accuracy",
-}
-
-
-def _differences(left: Path, right: Path) -> dict[str, tuple[int, int, int]]:
-    """Per table of the marts and intermediate schemas: (rows, only in left, only in right)."""
-    with duckdb.connect(str(right), read_only=True) as connection:
-        connection.execute(f"attach '{left}' as left_db (read_only)")
-        tables = connection.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where database_name = current_database() and schema_name in ('marts', 'intermediate')"
-        ).fetchall()
-        result = {}
-        for schema, table in tables:
-            one, two = f"left_db.{schema}.{table}", f"{schema}.{table}"
-            counts = connection.execute(
-                f"select (select count(*) from {two}),"
-                f" (select count(*) from (select * from {one} except all select * from {two})),"
-                f" (select count(*) from (select * from {two} except all select * from {one}))"
-            ).fetchall()[0]
-            result[table] = counts
-        return result
-
-
-def _snapshot(settings: Settings, name: str) -> Path:
-    """A copy of the warehouse as it is now (checkpointed: dbt ran in this process)."""
-    query(settings, "checkpoint")
-    copy = settings.data_dir.parent / name
-    shutil.copy(settings.warehouse_path, copy)
-    return copy
 
 
 def _builds(settings: Settings) -> list[tuple]:
@@ -104,22 +68,22 @@ def test_an_incremental_run_equals_a_full_refresh(settings: Settings) -> None:
     assert plays_after[0] == plays_before[0] + new_plays - duplicates
     assert plays_after[1] > plays_before[1]
 
-    incremental_copy = _snapshot(settings, "incremental.duckdb")
+    incremental = snapshot(settings, intermediate=None)
     assert run_dbt(settings, "run", "--full-refresh").success
-    differences = _differences(incremental_copy, _snapshot(settings, "full_refresh.duckdb"))
-    assert set(differences) >= INCREMENTAL_MODELS
-    assert {table: diff for table, diff in differences.items() if diff[1:] != (0, 0)} == {}
-    assert all(differences[table][0] > 0 for table in INCREMENTAL_MODELS)
+    full = snapshot(settings, intermediate=None)
+    assert set(full) >= INCREMENTAL_MODELS
+    assert differences(incremental, full) == {}
+    assert all(full[table].num_rows > 0 for table in INCREMENTAL_MODELS)
 
     # Nothing new: an incremental run rebuilds nothing and changes nothing.
     assert run_dbt(settings, "run").success
     assert {(everything, rebuilt_from) for _, everything, rebuilt_from in _builds(settings)} == {
         (False, None)
     }
-    incremental_copy = _snapshot(settings, "incremental.duckdb")
+    incremental = snapshot(settings, intermediate=None)
     assert run_dbt(settings, "run", "--full-refresh").success
-    differences = _differences(incremental_copy, _snapshot(settings, "full_refresh.duckdb"))
-    assert {table: diff for table, diff in differences.items() if diff[1:] != (0, 0)} == {}
+    full = snapshot(settings, intermediate=None)
+    assert differences(incremental, full) == {}
 
 
 def test_a_time_zone_change_rebuilds_everything_and_still_equals_a_full_refresh(
@@ -152,10 +116,10 @@ def test_a_time_zone_change_rebuilds_everything_and_still_equals_a_full_refresh(
     assert query(
         settings, "select distinct time_zone from marts.fct_plays where user_id = ?", [user_id]
     ) == [(moved_to,)]
-    incremental_copy = _snapshot(settings, "incremental.duckdb")
+    incremental = snapshot(settings, intermediate=None)
     assert run_dbt(settings, "run", "--full-refresh").success
-    differences = _differences(incremental_copy, _snapshot(settings, "full_refresh.duckdb"))
-    assert {table: diff for table, diff in differences.items() if diff[1:] != (0, 0)} == {}
+    full = snapshot(settings, intermediate=None)
+    assert differences(incremental, full) == {}
 
 
 def test_a_restated_time_zone_is_not_landed_again(settings: Settings) -> None:
@@ -187,66 +151,103 @@ def test_a_restated_time_zone_is_not_landed_again(settings: Settings) -> None:
     assert {row["plays_from"] for row in manifest} == {None}
 
 
-def _one_play(user_id: str, track_id: str, played_at: datetime, play_id: str) -> pa.Table:
-    return pa.Table.from_pylist(
-        [
+# The lonely listener's only play of a day ends at 23:59:40 UTC (a Web API poll); the same
+# listen in their extended history ends 30 s later, on the next day.
+LONELY_PLAYED_AT = datetime(2024, 5, 6, 23, 59, 40)
+LONELY_TRACK = {"id": "4cOdK2wGLETKBW3PvgPWqT", "name": "Lonely Day", "artist": "The Fixtures"}
+
+
+def lonely_listener(settings: Settings) -> str:
+    return user_id_for("lonely", settings)
+
+
+def land_a_day_a_better_source_empties(settings: Settings) -> None:
+    """A listener's only play of a day, from a Web API poll (a capture in the shape the poller
+    writes, its item as the API's recently-played gives it); `land_the_better_source` later
+    lands their extended streaming history, which holds the same listen. The export's play is
+    the better one, so the day has no play left: every incremental model must lose the day, as
+    a full build has it. (A strategy that replaces only the keys of the new rows keeps it.)"""
+    track = {
+        "album": {"album_type": "album", "id": "1ATL5GLyefJaxhQzSPVrLX", "name": "Aurora Sessions",
+                  "release_date": "2024-03-01", "type": "album"},
+        "artists": [{"id": "0OdUWJ0sBjDrqHygGUXeCF", "name": LONELY_TRACK["artist"],
+                     "type": "artist"}],
+        "duration_ms": 200000, "explicit": False, "id": LONELY_TRACK["id"],
+        "name": LONELY_TRACK["name"], "popularity": 41, "type": "track",
+        "uri": f"spotify:track:{LONELY_TRACK['id']}",
+    }  # fmt: skip
+    capture = {
+        "format": CAPTURE_FORMAT,
+        "user_id": lonely_listener(settings),
+        "fetched_at": "2024-05-07T00:05:00+00:00",
+        "items": [
             {
-                "play_id": play_id, "user_id": user_id, "track_id": track_id,
-                "played_at": played_at, "played_at_precision": "second", "play_seq": 0,
-                "ms_played": 200_000, "content_type": "music",
+                "track": track,
+                "played_at": LONELY_PLAYED_AT.strftime("%Y-%m-%dT%H:%M:%S.123Z"),
+                "context": None,
             }
         ],
-        schema=ENTITIES["plays"],
-    )  # fmt: skip
+    }
+    path = settings.data_dir / "api-poll.json"
+    path.write_text(json.dumps(capture), encoding="utf-8")
+    Lake(settings.data_dir / "lake").land(read_capture(path))
 
 
-def land_a_day_a_better_source_empties(settings: Settings) -> tuple[str, datetime]:
-    """A listener's only play of a day, from the Web API at 23:59:40 UTC; later, an export
-    holding the same listen at 00:00:10 the next day. The export's play is the better one, so
-    the day has no play left: every incremental model must lose the day, as a full build has
-    it. (A strategy that replaces only the keys of the new rows would keep it.)"""
-    lake = Lake(settings.data_dir / "lake")
-    track_id = min(lake.known_values("tracks", "track_id"))
-    first = datetime(2024, 5, 6, 23, 59, 40)
-    lake.land(
-        ReadResult(
-            kind="spotify-api",
-            path=settings.data_dir / "api-poll",
-            rows_in=1,
-            tables={"plays": _one_play("lonely", track_id, first, "api-1")},
-            checksum="api-poll",
-        )
+def land_the_better_source(settings: Settings) -> None:
+    """The listen in the listener's extended streaming history, one record as Spotify writes it
+    (../shared/SPOTIFY.md: `ts` the end, UTC with a Z; personal fields the reader drops),
+    landed through the export's reader."""
+    ended = LONELY_PLAYED_AT + timedelta(seconds=30)
+    # The late-2024 key set and order (the vintage of tests/fixtures/spotify_export/extended's
+    # 2024-2025 file): no username or user agent, `ip_addr`, a coarse platform, no audiobook
+    # keys yet; offline_timestamp in seconds.
+    record = {
+        "ts": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "platform": "android",
+        "ms_played": 200000,
+        "conn_country": "DE",
+        "ip_addr": "198.51.100.23",
+        "master_metadata_track_name": LONELY_TRACK["name"],
+        "master_metadata_album_artist_name": LONELY_TRACK["artist"],
+        "master_metadata_album_album_name": "Aurora Sessions",
+        "spotify_track_uri": f"spotify:track:{LONELY_TRACK['id']}",
+        "episode_name": None,
+        "episode_show_name": None,
+        "spotify_episode_uri": None,
+        "reason_start": "clickrow",
+        "reason_end": "trackdone",
+        "shuffle": False,
+        "skipped": False,
+        "offline": False,
+        "offline_timestamp": int(ended.replace(tzinfo=UTC).timestamp()),
+        "incognito_mode": False,
+    }
+    folder = settings.data_dir / "export" / "Spotify Extended Streaming History"
+    folder.mkdir(parents=True)
+    (folder / "Streaming_History_Audio_2024_0.json").write_text(
+        json.dumps([record], indent=2), encoding="utf-8"
     )
-    return track_id, first
-
-
-def land_the_better_source(settings: Settings, track_id: str, first: datetime) -> None:
-    Lake(settings.data_dir / "lake").land(
-        ReadResult(
-            kind="spotify-export",
-            path=settings.data_dir / "export",
-            rows_in=1,
-            tables={"plays": _one_play("lonely", track_id, first + timedelta(seconds=30), "x-1")},
-            checksum="export",
-        )
-    )
+    land_spotify_export(settings, folder.parent, "lonely")
 
 
 def test_a_day_a_better_source_empties_is_emptied_incrementally(settings: Settings) -> None:
     _generate(users=10, days=15, seed=11)
     assert run_dbt(settings, "build").success
-    track_id, first = land_a_day_a_better_source_empties(settings)
+    land_a_day_a_better_source_empties(settings)
     assert run_dbt(settings, "run").success
-    lonely_days = "select listen_date from marts.fct_daily_listening where user_id = 'lonely'"
-    assert query(settings, lonely_days) == [(first.date(),)]
+    user_id, first = lonely_listener(settings), LONELY_PLAYED_AT
+    lonely_days = "select listen_date from marts.fct_daily_listening where user_id = ?"
+    assert query(settings, lonely_days, [user_id]) == [(first.date(),)]
 
-    land_the_better_source(settings, track_id, first)
+    land_the_better_source(settings)
     assert run_dbt(settings, "run").success
-    assert query(settings, lonely_days) == [(first.date() + timedelta(days=1),)]
+    assert query(settings, lonely_days, [user_id]) == [(first.date() + timedelta(days=1),)]
     assert query(
-        settings, "select play_id from marts.fct_duplicate_plays where user_id = 'lonely'"
-    ) == [("api-1",)]
-    incremental_copy = _snapshot(settings, "incremental.duckdb")
+        settings,
+        "select source, duplicate_reason from marts.fct_duplicate_plays where user_id = ?",
+        [user_id],
+    ) == [("spotify-api", "cross_source")]
+    incremental = snapshot(settings, intermediate=None)
     assert run_dbt(settings, "run", "--full-refresh").success
-    differences = _differences(incremental_copy, _snapshot(settings, "full_refresh.duckdb"))
-    assert {table: diff for table, diff in differences.items() if diff[1:] != (0, 0)} == {}
+    full = snapshot(settings, intermediate=None)
+    assert differences(incremental, full) == {}

@@ -22,20 +22,11 @@ from ingest.errors import SpotiflowError
 from ingest.export import export_marts
 from ingest.landing import Lake
 from ingest.settings import Settings
-from tests.engine_parity import differences, tables
+from tests.engine_parity import INCREMENTAL_MODELS, differences, snapshot
 from tests.postgres_server import throwaway_server
 from tests.test_recommendation_diagnostics import assert_student_t_agrees_with_scipy
 
 pytestmark = pytest.mark.engines
-
-INCREMENTAL_MODELS = [
-    "int_plays_deduplicated",
-    "int_plays_enriched",
-    "fct_plays",
-    "fct_daily_listening",
-    "fct_daily_track_plays",
-    "fct_recommendation_accuracy",
-]
 
 
 @pytest.fixture(scope="session")
@@ -119,21 +110,15 @@ def test_an_incremental_run_on_postgres_equals_a_full_refresh(settings: Settings
     assert all(rows > 0 for rows in landed.values()), landed
     build(postgres)
     assert _rebuilt(postgres) == {(model, False) for model in INCREMENTAL_MODELS}
-    incremental = {
-        **tables(postgres, "marts"),
-        **tables(postgres, "intermediate", INCREMENTAL_MODELS[:2]),
-    }
+    incremental = snapshot(postgres)
     build(postgres, run_checks=False, full_refresh=True)
-    full = {**tables(postgres, "marts"), **tables(postgres, "intermediate", INCREMENTAL_MODELS[:2])}
+    full = snapshot(postgres)
     assert differences(incremental, full) == {}
     assert all(full[model].num_rows for model in INCREMENTAL_MODELS)
 
     # Nothing new: an incremental build changes nothing.
     build(postgres, run_checks=False)
-    again = {
-        **tables(postgres, "marts"),
-        **tables(postgres, "intermediate", INCREMENTAL_MODELS[:2]),
-    }
+    again = snapshot(postgres)
     assert differences(again, full) == {}
 
 

@@ -24,21 +24,17 @@ from ingest.dbt import run_dbt
 from ingest.engines import open_warehouse
 from ingest.export import export_marts
 from ingest.settings import Settings
-from tests.engine_parity import differences, tables
+from tests.engine_parity import INCREMENTAL_MARTS, INCREMENTAL_MODELS, differences, snapshot
 from tests.helpers import make_settings
-from tests.test_incremental import land_a_day_a_better_source_empties, land_the_better_source
+from tests.test_incremental import (
+    LONELY_PLAYED_AT,
+    land_a_day_a_better_source_empties,
+    land_the_better_source,
+    lonely_listener,
+)
 from tests.test_recommendation_diagnostics import assert_student_t_agrees_with_scipy
 
 pytestmark = pytest.mark.engines
-
-INCREMENTAL_MODELS = [
-    "int_plays_deduplicated",
-    "int_plays_enriched",
-    "fct_plays",
-    "fct_daily_listening",
-    "fct_daily_track_plays",
-    "fct_recommendation_accuracy",
-]
 
 
 def on_spark(settings: Settings) -> Settings:
@@ -106,17 +102,8 @@ def test_an_incremental_run_on_spark_equals_a_full_refresh(lake: Settings) -> No
     # and the export that leaves the lonely listener's day without a play.
     landed = append(lake.data_dir, late=True, duplicates=True)
     assert all(rows > 0 for rows in landed.values()), landed
-    with open_warehouse(lake) as duckdb:
-        track_id, first = duckdb.rows(
-            "select track_id, played_at from marts.fct_plays where user_id = 'lonely'"
-        )[0]
-    land_the_better_source(lake, track_id, first)
-
-    def snapshot() -> dict:
-        return {
-            **tables(spark, "marts", INCREMENTAL_MODELS[2:]),
-            **tables(spark, "intermediate", INCREMENTAL_MODELS[:2]),
-        }
+    user_id, first = lonely_listener(lake), LONELY_PLAYED_AT
+    land_the_better_source(lake)
 
     # The incremental models alone (their parents as the lake's build left them, in both runs):
     # what an incremental run writes is what a full refresh of the same models writes.
@@ -132,7 +119,7 @@ def test_an_incremental_run_on_spark_equals_a_full_refresh(lake: Settings) -> No
             )
         )
         lonely = warehouse.rows(
-            "select listen_date from marts.fct_daily_listening where user_id = 'lonely'"
+            "select listen_date from marts.fct_daily_listening where user_id = ?", [user_id]
         )
     # Day partitions from the window's first day were overwritten; the accuracy mart has no
     # day to partition by and is rebuilt whole.
@@ -140,12 +127,12 @@ def test_an_incremental_run_on_spark_equals_a_full_refresh(lake: Settings) -> No
         (model, model == "fct_recommendation_accuracy") for model in INCREMENTAL_MODELS
     }
     assert lonely == [(first.date() + timedelta(days=1),)]
-    incremental = snapshot()
+    incremental = snapshot(spark, INCREMENTAL_MARTS)
     run("--full-refresh")
-    full = snapshot()
+    full = snapshot(spark, INCREMENTAL_MARTS)
     assert differences(incremental, full) == {}
     assert all(full[model].num_rows for model in INCREMENTAL_MODELS)
 
     # Nothing new: an incremental run changes nothing (and empties nothing).
     run()
-    assert differences(snapshot(), full) == {}
+    assert differences(snapshot(spark, INCREMENTAL_MARTS), full) == {}

@@ -40,8 +40,7 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[W
 
         with postgres.connect(settings) as connection:
             connection.set_session(readonly=True, autocommit=True)
-            yield Warehouse(connection, f"PostgreSQL database {settings.postgres_database}",
-                            paramstyle="format")  # fmt: skip
+            yield Warehouse(connection, f"PostgreSQL database {settings.postgres_database}")
         return
     if settings.engine == "spark":
         from ingest.engines import spark

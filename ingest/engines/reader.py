@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -30,18 +31,26 @@ _PG_TYPES: dict[int, pa.DataType] = {
 }
 
 
+_NULLABLE_INTEGERS = {
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+}
+
+
 class Warehouse:
     """Queries over one warehouse connection; SQL uses `?` placeholders whatever the engine."""
 
-    def __init__(self, connection: Any, description: str, *, paramstyle: str = "qmark") -> None:
+    def __init__(self, connection: Any, description: str) -> None:
         self._connection = connection
         self.description = description
-        self._paramstyle = paramstyle
+        # DuckDB (its file, or Spark's tables) or else psycopg2's PostgreSQL.
+        self._duckdb = isinstance(connection, duckdb.DuckDBPyConnection)
 
     def _sql(self, sql: str) -> str:
-        if self._paramstyle == "format":  # psycopg2: %s, and a literal % doubled
-            return sql.replace("%", "%%").replace("?", "%s")
-        return sql
+        if self._duckdb:
+            return sql
+        return sql.replace("%", "%%").replace("?", "%s")  # psycopg2: %s, a literal % doubled
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
         """Column names and rows."""
@@ -62,7 +71,7 @@ class Warehouse:
 
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         """The result as Arrow, typed as the engine typed it."""
-        if isinstance(self._connection, duckdb.DuckDBPyConnection):
+        if self._duckdb:
             return self._connection.sql(sql, params=list(params) or None).to_arrow_table()
         cursor = self._connection.cursor()
         try:
@@ -76,9 +85,23 @@ class Warehouse:
             schema=pa.schema(fields),
         )
 
+    def copy_to(self, sql: str, path: Path, options: str) -> int:
+        """Write a query's result to a file with DuckDB's COPY (`options` its own), the one
+        writer for every engine: in place where the warehouse is DuckDB (the file, Spark's
+        tables), through Arrow otherwise. Returns the rows written."""
+        target = "'" + str(path).replace("'", "''") + "'"
+        if self._duckdb:
+            return self._connection.execute(f"copy ({sql}) to {target} ({options})").fetchone()[0]
+        with duckdb.connect() as writer:
+            writer.register("result", self.arrow(sql))
+            return writer.execute(f"copy result to {target} ({options})").fetchone()[0]
+
     def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        columns, rows = self.execute(sql, params)
-        return pd.DataFrame(rows, columns=columns)
+        """The result as pandas, typed from Arrow alike on every engine (as DuckDB's own frames:
+        dates as datetimes, integers nullable)."""
+        return self.arrow(sql, params).to_pandas(
+            date_as_object=False, types_mapper=_NULLABLE_INTEGERS.get
+        )
 
     def tables(self, schema: str) -> list[str]:
         """The relations of a schema, by name (on Spark's reader, views over its tables)."""

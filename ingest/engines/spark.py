@@ -24,8 +24,6 @@ from ingest.schemas import ENTITIES
 from ingest.settings import Settings
 
 DEFAULT_SCHEMA = "default"
-# Contract types (Spark's names) as DuckDB spells them.
-_DUCKDB_TYPES = {"string": "varchar", "double": "double", "int": "integer"}
 
 
 def _literal(text: str) -> str:
@@ -68,10 +66,7 @@ def _view(connection, schema: str, table: str, files: list[str], contract) -> No
     if not files:
         if not contract:
             return  # an empty table no contract describes: nothing to say what it holds
-        columns = ", ".join(
-            f"cast(null as {_DUCKDB_TYPES.get(kind, kind)}) as {_quoted(name)}"
-            for name, kind in contract
-        )
+        columns = ", ".join(f"cast(null as {kind}) as {_quoted(name)}" for name, kind in contract)
         connection.execute(f"create view {relation} as select {columns} where false")
         return
     source = (
@@ -86,7 +81,8 @@ def _view(connection, schema: str, table: str, files: list[str], contract) -> No
     for name in order:
         if name not in types:
             continue
-        kind = _DUCKDB_TYPES.get(wanted.get(name, ""), wanted.get(name))
+        # DuckDB reads every engine's contract type names (string, double precision, ...).
+        kind = wanted.get(name)
         if not kind and types[name].startswith("TIMESTAMP"):
             kind = "timestamp"  # Spark's INT96 instants, in the session zone (UTC)
         columns.append(

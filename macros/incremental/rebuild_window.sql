@@ -276,6 +276,25 @@
 {%- endmacro %}
 
 {#-
+  How an incremental model replaces its window (config incremental_strategy): it deletes the
+  window and inserts the rebuild (rebuild_window, below) on DuckDB and PostgreSQL; dbt's own
+  delete+insert deletes only the keys present in the new rows, and a rebuild can empty a key
+  (a day whose only play became a duplicate). Spark's plain Parquet tables cannot delete:
+  dbt-spark's insert_overwrite, by day partitions, after the window's are dropped (below).
+-#}
+{% macro rebuild_strategy() -%}
+    {{ return(adapter.dispatch('rebuild_strategy', 'spotiflow')()) }}
+{%- endmacro %}
+
+{% macro default__rebuild_strategy() -%}
+    {{ return('rebuild_window') }}
+{%- endmacro %}
+
+{% macro spark__rebuild_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+{#-
   The day column a model's table is partitioned by on engines that overwrite partitions rather
   than delete rows (Spark); none elsewhere (dbt-duckdb would warn it ignores partition_by).
 -#}

@@ -129,27 +129,13 @@
     {{ return('') }}
 {%- endmacro %}
 
-{#- A path as a Spark SQL string literal (backslash escapes; '' would be two literals). -#}
-{% macro _spark_literal(text) -%}
-    {{ return("'" ~ (text | replace("\\", "\\\\") | replace("'", "\\'")) ~ "'") }}
-{%- endmacro %}
-
-{#-
-  Spark: each lake entity is an external table over its folder, lake.files__<entity>, with the
-  columns of its _schema.parquet spelt out (Spark skips _-prefixed files, so it would neither
-  see that schema nor infer one for an entity with no load yet), and the source relation,
-  lake.<entity>, a view of its rows from the committed loads' files only (the hidden column
-  _metadata.file_name). Files are listed with the binaryFile source (its content column is not
-  read) and the option ignoredPathSegmentRegex (Spark 4.3), which stops hiding _schema.parquet.
-  Recreated each run, so files landed since are seen even by a session that outlives a run.
--#}
 {#- The lake's files matching a glob under its root: '<entity>/<name>' -> path. Listed with the
     binaryFile source (its content column is never read) and ignoredPathSegmentRegex (Spark
     4.3), which stops Spark hiding _-prefixed files such as _schema.parquet. -#}
 {% macro _spark_lake_files(root, glob) -%}
     {%- do run_query(
         "create or replace temporary view spotiflow_lake_files using binaryFile options (path "
-        ~ _spark_literal(root ~ '/' ~ glob) ~ ", ignoredPathSegmentRegex '^[.]')"
+        ~ spark_string_literal(root ~ '/' ~ glob) ~ ", ignoredPathSegmentRegex '^[.]')"
     ) -%}
     {%- set found = {} -%}
     {%- for row in run_query("select path from spotiflow_lake_files order by path").rows -%}
@@ -183,7 +169,7 @@
     {%- for entity in ['loads'] + (sources.keys() | list | sort) -%}
         {%- do run_query(
             "create or replace temporary view spotiflow_lake_schema using parquet options (path "
-            ~ _spark_literal(schemas[entity ~ '/_schema']) ~ ", ignoredPathSegmentRegex '^[.]')"
+            ~ spark_string_literal(schemas[entity ~ '/_schema']) ~ ", ignoredPathSegmentRegex '^[.]')"
         ) -%}
         {%- set described = [] -%}
         {%- for row in run_query("describe spotiflow_lake_schema").rows
@@ -198,7 +184,7 @@
         {%- do run_query("drop table if exists lake.`files__" ~ entity ~ "`") -%}
         {%- do run_query(
             "create table lake.`files__" ~ entity ~ "` (" ~ described | join(', ')
-            ~ ") using parquet location " ~ _spark_literal(root ~ '/' ~ entity)
+            ~ ") using parquet location " ~ spark_string_literal(root ~ '/' ~ entity)
         ) -%}
     {%- endfor -%}
     {#- The manifest first, then the files: a landing writes its files before its manifest
@@ -214,7 +200,7 @@
         {%- for key in found.keys() | sort
                 if key.split('/')[0] == entity and key.split('/')[1] in committed
                 and key.split('/')[1] != '_schema' -%}
-            {%- do files.append(_spark_literal(key.split('/')[1] ~ '.parquet')) -%}
+            {%- do files.append(spark_string_literal(key.split('/')[1] ~ '.parquet')) -%}
         {%- endfor -%}
         {%- do run_query(
             "create or replace view lake.`" ~ entity ~ "` as select * from lake.`files__"

@@ -1,17 +1,8 @@
 {#-
   dbt-spark's session cursor formats seed bindings into the SQL with `%` and no escaping, so a
-  value holding a quote breaks `dbt seed`. Spark string literals escape with a backslash ('' is
-  two adjacent literals, concatenated): each value is written as an escaped literal cast to its
-  column's type instead, with no bindings.
+  value holding a quote breaks `dbt seed`: each value is written as an escaped literal
+  (spark_string_literal) cast to its column's type instead, with no bindings.
 -#}
-{% macro spotiflow_spark_literal(value) -%}
-    {%- if value is none -%}
-        null
-    {%- else -%}
-        '{{ (value | string) | replace("\\", "\\\\") | replace("'", "\\'") }}'
-    {%- endif -%}
-{%- endmacro %}
-
 {% macro spark__load_csv_rows(model, agate_table) %}
     {%- set batch_size = get_batch_size() -%}
     {%- set column_override = model['config'].get('column_types', {}) -%}
@@ -25,7 +16,7 @@
             insert into {{ this.render() }} values
             {% for row in chunk -%}
                 ({%- for value in row -%}
-                    cast({{ spotiflow_spark_literal(value) }} as {{ types[loop.index0] }})
+                    cast({{ 'null' if value is none else spark_string_literal(value | string) }} as {{ types[loop.index0] }})
                     {%- if not loop.last %}, {% endif -%}
                 {%- endfor -%})
                 {%- if not loop.last %},{% endif %}

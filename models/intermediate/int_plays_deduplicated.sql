@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        incremental_strategy=rebuild_strategy(),
         rebuild_window={'kind': 'plays', 'key': 'played_at'},
         partition_by=rebuild_partition('played_on'),
     )

@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        incremental_strategy=rebuild_strategy(),
         rebuild_window={'after': 'int_plays_enriched', 'key': 'listen_date'},
         partition_by=rebuild_partition('listen_date'),
     )

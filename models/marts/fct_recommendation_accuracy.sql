@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        incremental_strategy=rebuild_strategy(),
         rebuild_window={
             'after': 'int_plays_enriched',
             'lists': 'int_recommendations_positioned',
