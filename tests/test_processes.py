@@ -132,6 +132,7 @@ def _reader(settings: Settings, hold_seconds: float):
     process = subprocess.Popen(
         [sys.executable, "-c", _READER, str(settings.warehouse_path), str(hold_seconds)],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,  # read once it has stopped (it says little: a failure, if any)
         text=True,
     )
     try:
@@ -149,12 +150,16 @@ def test_a_build_waits_for_a_reader_opening_the_warehouse_in_a_loop(
     assert main(["ingest", "legacy-csv", str(SAMPLE_CSV)]) == 0
     assert main(["build", "--no-checks"]) == 0
     with _reader(settings, hold_seconds=0.05) as reader:
-        assert main(["build"]) == 0, capsys.readouterr().err
+        built = main(["build"])
+        alive = reader.poll() is None
         reader.kill()
         reader.wait()
         reads = reader.stdout.read().count("read\n")
+        said = reader.stderr.read()
+    assert built == 0, capsys.readouterr().err
     assert query(settings, "select count(*) from marts.fct_plays") == [(1350,)]
-    assert reads > 10  # the reader read throughout (it did not die at the first conflict)
+    # The reader read throughout (it did not die at the first conflict).
+    assert alive and reads > 10, f"{reads} reads; the reader said: {said}"
 
 
 def test_a_build_names_a_reader_that_will_not_let_go(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import pyarrow as pa
 from ingest.errors import SpotiflowError
 
 MARTS_SCHEMA = "marts"
+BATCH_ROWS = 100_000
+_CURSORS = itertools.count()  # names for PostgreSQL's server-side cursors
 
 # PostgreSQL's type oids (pg_type) -> Arrow, for the types the marts' contracts use.
 _PG_TYPES: dict[int, pa.DataType] = {
@@ -69,31 +72,50 @@ class Warehouse:
         rows = self.rows(sql, params)
         return rows[0][0] if rows else None
 
-    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        """The result as Arrow, typed as the engine typed it."""
+    def batches(
+        self, sql: str, params: Sequence[Any] = (), rows: int = BATCH_ROWS
+    ) -> pa.RecordBatchReader:
+        """The result as a stream of Arrow batches of `rows` rows, typed as the engine typed it:
+        a result larger than memory is never held whole (PostgreSQL keeps it in a server-side
+        cursor). Read the stream before the next query on this warehouse."""
         if self._duckdb:
-            return self._connection.sql(sql, params=list(params) or None).to_arrow_table()
-        cursor = self._connection.cursor()
+            # The connection itself, not a cursor: a cursor would not share its session's
+            # settings (the Spark reader's time zone).
+            return self._connection.sql(sql, params=list(params) or None).to_arrow_reader(rows)
+        cursor = self._connection.cursor(name=f"spotiflow_{next(_CURSORS)}", withhold=True)
+        cursor.execute(self._sql(sql), list(params))
         try:
-            cursor.execute(self._sql(sql), list(params))
-            rows = cursor.fetchall()
-            fields = [pa.field(c[0], _PG_TYPES.get(c[1], pa.string())) for c in cursor.description]
-        finally:
+            chunk = cursor.fetchmany(rows)  # a named cursor describes its columns on first fetch
+            schema = pa.schema(
+                [pa.field(c[0], _PG_TYPES.get(c[1], pa.string())) for c in cursor.description]
+            )
+        except BaseException:
             cursor.close()
-        return pa.table(
-            {f.name: pa.array([row[i] for row in rows], f.type) for i, f in enumerate(fields)},
-            schema=pa.schema(fields),
-        )
+            raise
+
+        def stream(chunk: list[tuple]) -> Iterator[pa.RecordBatch]:
+            with cursor:
+                while chunk:
+                    yield pa.record_batch(
+                        [pa.array([row[i] for row in chunk], f.type) for i, f in enumerate(schema)],
+                        schema=schema,
+                    )
+                    chunk = cursor.fetchmany(rows)
+
+        return pa.RecordBatchReader.from_batches(schema, stream(chunk))
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """The result as one Arrow table, typed as the engine typed it."""
+        return self.batches(sql, params).read_all()
 
     def copy_to(self, sql: str, path: Path, options: str) -> int:
-        """Write a query's result to a file with DuckDB's COPY (`options` its own), the one
-        writer for every engine: in place where the warehouse is DuckDB (the file, Spark's
-        tables), through Arrow otherwise. Returns the rows written."""
+        """Write a query's result to a file with DuckDB's COPY (`options` its own), streamed
+        through Arrow from every engine alike, so every engine's file is the same: Arrow carries
+        the types, and every column is optional (what a column may hold is the contract's and
+        its tests' to say, not what one engine happens to infer). Returns the rows written."""
         target = "'" + str(path).replace("'", "''") + "'"
-        if self._duckdb:
-            return self._connection.execute(f"copy ({sql}) to {target} ({options})").fetchone()[0]
         with duckdb.connect() as writer:
-            writer.register("result", self.arrow(sql))
+            writer.register("result", self.batches(sql))
             return writer.execute(f"copy result to {target} ({options})").fetchone()[0]
 
     def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
