@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.engines import open_warehouse
-from ingest.engines.reader import MARTS_SCHEMA
+from ingest.engines.reader import MARTS_SCHEMA, sql_literal
 from ingest.errors import SpotiflowError
 from ingest.settings import Settings
 
@@ -29,10 +29,6 @@ class ExportedTable:
     mart: str
     rows: int
     path: Path
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def mart_names(settings: Settings) -> list[str]:
@@ -78,7 +74,7 @@ def _write_hyper(settings: Settings, folder: Path) -> list[ExportedTable]:
             for table in staged:
                 hyper_db.execute_command(
                     f'create table "{HYPER_SCHEMA}"."{table.mart}" as '
-                    f"(select * from external({_quote(str(table.path))}))"
+                    f"(select * from external({sql_literal(str(table.path))}))"
                 )
         shutil.move(str(temporary), folder / f".{HYPER_FILE}.tmp")
         os.replace(folder / f".{HYPER_FILE}.tmp", target)

@@ -34,6 +34,11 @@ _PG_TYPES: dict[int, pa.DataType] = {
 }
 
 
+def sql_literal(text: str) -> str:
+    """A string as an SQL literal (DuckDB's and PostgreSQL's quoting alike)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 _NULLABLE_INTEGERS = {
     pa.int16(): pd.Int16Dtype(),
     pa.int32(): pd.Int32Dtype(),
@@ -113,10 +118,10 @@ class Warehouse:
         through Arrow from every engine alike, so every engine's file is the same: Arrow carries
         the types, and every column is optional (what a column may hold is the contract's and
         its tests' to say, not what one engine happens to infer). Returns the rows written."""
-        target = "'" + str(path).replace("'", "''") + "'"
         with duckdb.connect() as writer:
             writer.register("result", self.batches(sql))
-            return writer.execute(f"copy result to {target} ({options})").fetchone()[0]
+            copy = f"copy result to {sql_literal(str(path))} ({options})"
+            return writer.execute(copy).fetchone()[0]
 
     def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """The result as pandas, typed from Arrow alike on every engine (as DuckDB's own frames:

@@ -18,16 +18,13 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.engines.reader import sql_literal
 from ingest.errors import SpotiflowError
 from ingest.landing import Lake
 from ingest.schemas import ENTITIES
 from ingest.settings import Settings
 
 DEFAULT_SCHEMA = "default"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _quoted(name: str) -> str:
@@ -70,7 +67,7 @@ def _view(connection, schema: str, table: str, files: list[str], contract) -> No
         connection.execute(f"create view {relation} as select {columns} where false")
         return
     source = (
-        f"read_parquet([{', '.join(map(_literal, files))}], hive_partitioning = true, "
+        f"read_parquet([{', '.join(map(sql_literal, files))}], hive_partitioning = true, "
         "union_by_name = true)"
     )
     described = connection.execute(f"describe select * from {source}").fetchall()
@@ -100,7 +97,7 @@ def _lake_views(connection, settings: Settings) -> None:
         ]
         connection.execute(
             f"create view lake.{_quoted(entity)} as select * from read_parquet("
-            f"[{', '.join(map(_literal, files))}], union_by_name = true)"
+            f"[{', '.join(map(sql_literal, files))}], union_by_name = true)"
         )
 
 
