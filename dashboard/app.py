@@ -37,6 +37,11 @@ def main() -> None:
     st.set_page_config(page_title="SpotiFlow", page_icon="🎧", layout="wide")
     marts = CachedMarts.from_settings(Settings.from_env())
     page = st.sidebar.radio("Page", list(PAGES), key="page")
+    status = marts.build_status()
+    if status:
+        st.sidebar.caption(status[0])
+    for warning in status[1:]:
+        st.sidebar.warning(warning)
     try:
         missing = marts.missing_marts()
         if missing:

@@ -59,12 +59,12 @@ class Marts:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Marts:
-        # A build holds DuckDB's file for its whole run: say so after a few seconds.
+        # Only a plain dbt writing the published file holds it: say so after a few seconds.
         return cls(replace(settings, warehouse_lock_wait=BUSY_WAIT_SECONDS))
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         try:
-            with open_warehouse(self.settings, read_only=True) as warehouse:
+            with open_warehouse(self.settings) as warehouse:
                 return warehouse.frame(sql, params or [])
         except SpotiflowError as reason:
             raise WarehouseNotReady(
@@ -76,6 +76,15 @@ class Marts:
             raise WarehouseNotReady(
                 f"The warehouse has no such mart ({first}): run `spotiflow build` first."
             ) from None
+
+    def build_status(self) -> list[str]:
+        """Which build is shown: data as of when, and a warning when the latest build failed
+        (readers stay on the one before). Not cached: it changes when a build publishes."""
+        from ingest.publish import status_lines
+
+        with contextlib.suppress(SpotiflowError, duckdb.Error, OSError):
+            return status_lines(self.settings)
+        return []
 
     def missing_marts(self) -> list[str]:
         present = set(

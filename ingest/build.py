@@ -1,7 +1,9 @@
-"""`spotiflow build`: dbt seed + run + test (dbt build), then the quality checkpoint."""
+"""`spotiflow build`: dbt seed + run + test (dbt build) and the quality checkpoint, in the
+build's own place; then, only if all passed, publication to readers (ingest/publish.py)."""
 
 from __future__ import annotations
 
+from ingest import publish
 from ingest.dbt import run_dbt
 from ingest.engines import mark_built, prepare_lake
 from ingest.errors import BuildError
@@ -9,8 +11,18 @@ from ingest.landing import Lake
 from ingest.settings import Settings
 
 
+def _failure_summary(error: BaseException) -> str:
+    # The record keeps counts only, never a failing row's values (they may name a listener).
+    if isinstance(error, BuildError):
+        return str(error).splitlines()[0]
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return "it stopped before its tests ended"
+
+
 def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = False) -> None:
-    """Build every model and test; fail with a readable summary if anything fails.
+    """Build every model and test; publish the build if everything passed, else fail with a
+    readable summary and leave readers on the last published build.
 
     The build holds the lake's lock: it never reads a load that is still being written, and
     what a killed landing left is removed first. (dbt's sources read committed loads only
@@ -19,28 +31,56 @@ def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = F
     """
     lake = Lake(settings.lake_dir)
     with lake.locked("building the warehouse"):
-        # The lake's schema files let sources resolve even before a kind of data has landed.
-        lake.ensure_layout()
-        removed = lake.recover()
-        if removed:
-            print(f"build: removed {len(removed)} file(s) an interrupted landing left")
-        # A load withdrawn since the last full build: every mart is rebuilt without it.
-        withdrawn = lake.full_refresh_marker.exists()
-        if withdrawn and not full_refresh:
-            print("build: a load was withdrawn from the lake: rebuilding every model in full")
-        full = full_refresh or withdrawn
-        prepare_lake(settings, lake)
-        outcome = run_dbt(settings, "build", *(["--full-refresh"] if full else []))
-        if full:
-            lake.full_refresh_marker.unlink(missing_ok=True)
+        started_at = publish.now()
+        try:
+            building = _build(settings, lake, run_checks=run_checks, full_refresh=full_refresh)
+            publish.publish(
+                building,
+                publish.Publication(
+                    published_at=publish.now(),
+                    build_started_at=started_at,
+                    data_as_of=publish.data_as_of(lake, started_at),
+                    withdrawal=lake.withdrawal(),
+                ),
+            )
+        except BaseException as error:
+            publish.record_attempt(settings, "failed", _failure_summary(error))
+            before = publish.published(settings)
+            kept = (
+                f"the build published {publish.when(before.published_at)}"
+                if before
+                else "what they had (nothing was published before)"
+            )
+            print(f"build: not published; readers keep {kept}")
+            raise
+        publish.record_attempt(settings, "published", "published")
         mark_built(settings)
-        print(outcome.summary())
-        # Stale sources warn; they do not fail the build (the data may simply be historical).
-        print(run_dbt(settings, "source", "freshness", raise_on_failure=False).summary())
-        if run_checks:
-            from ingest.quality import run_checkpoint
+        print(f"build: published; {publish.status_lines(settings)[0]}")
 
-            report = run_checkpoint(settings)
-            print(report.summary())
-            if not report.success:
-                raise BuildError("the quality checkpoint failed (see above)")
+
+def _build(settings: Settings, lake: Lake, *, run_checks: bool, full_refresh: bool) -> Settings:
+    # The lake's schema files let sources resolve even before a kind of data has landed.
+    lake.ensure_layout()
+    removed = lake.recover()
+    if removed:
+        print(f"build: removed {len(removed)} file(s) an interrupted landing left")
+    building = publish.stage(settings)
+    # A load withdrawn since this build's place was last rebuilt in full: rebuild it without.
+    withdrawal = lake.withdrawal()
+    own = publish.own_record(building)
+    withdrawn = withdrawal is not None and (own is None or own.withdrawal != withdrawal)
+    if withdrawn and not full_refresh:
+        print("build: a load was withdrawn from the lake: rebuilding every model in full")
+    prepare_lake(building, lake)
+    outcome = run_dbt(building, "build", *(["--full-refresh"] if full_refresh or withdrawn else []))
+    print(outcome.summary())
+    # Stale sources warn; they do not fail the build (the data may simply be historical).
+    print(run_dbt(building, "source", "freshness", raise_on_failure=False).summary())
+    if run_checks:
+        from ingest.quality import run_checkpoint
+
+        report = run_checkpoint(building)
+        print(report.summary())
+        if not report.success:
+            raise BuildError("the quality checkpoint failed (see above)")
+    return building

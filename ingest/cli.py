@@ -154,7 +154,6 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
 
 def refresh_steps(settings: Settings) -> list:  # -> list[Step]
     from ingest.build import build
-    from ingest.quality import run_checkpoint
     from ingest.refresh import SkipStep, Step, drop_folder_items, file_away
     from ingest.spotify_api.config import SpotifySettings
 
@@ -186,18 +185,11 @@ def refresh_steps(settings: Settings) -> list:  # -> list[Step]
             raise SpotiflowError(f"{len(failed)} of {len(items)} export(s) could not be landed")
         return f"{len(items)} export(s) landed"
 
-    def checks() -> str:
-        report = run_checkpoint(settings)
-        print(report.summary())
-        if not report.success:
-            raise SpotiflowError("the quality checkpoint failed")
-        return "every expectation met"
-
     return [
         Step("spotify api poll", api),
         Step("spotify exports", exports),
-        Step("dbt build", lambda: build(settings, run_checks=False)),
-        Step("quality checks", checks),
+        # Checked before it is published: readers never see a build that failed them.
+        Step("build, check and publish", lambda: build(settings)),
     ]
 
 

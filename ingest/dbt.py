@@ -36,6 +36,8 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
     """dbt reads its settings from the environment: set them for the call, then restore."""
     values = {
         "SPOTIFLOW_DATA_DIR": str(settings.data_dir),
+        # The DuckDB file dbt builds: a build's own, never the one readers open.
+        "SPOTIFLOW_DUCKDB_PATH": str(settings.warehouse_path),
         # Spelled out, so dbt opens the warehouse with the very config this process uses.
         "SPOTIFLOW_DUCKDB_TEMP_DIRECTORY": str(settings.duckdb_temp_directory),
         "DBT_PROFILES_DIR": str(settings.project_dir),

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,12 +66,28 @@ def _earliest_play(tables: dict[str, pa.Table]) -> datetime | None:
     return min(known) if known else None
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_text_atomically(target: Path, text: str) -> None:
+    """A small file written whole or not at all: a temporary name, flushed, renamed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise StorageError(target, error) from None
+    fsync_dir(target.parent)
 
 
 def write_parquet_atomically(table: pa.Table, target: Path) -> None:
@@ -88,7 +105,7 @@ def write_parquet_atomically(table: pa.Table, target: Path) -> None:
         # there (the manifest row is written last, so the load is not committed either).
         temporary.unlink(missing_ok=True)
         raise StorageError(target, error) from None
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 class Lake:
@@ -102,8 +119,16 @@ class Lake:
 
     @property
     def full_refresh_marker(self) -> Path:
-        """Present while a withdrawn load may still be in the marts."""
+        """The mark of the last withdrawn load: a warehouse built before it may still hold the
+        load, and is rebuilt in full (each warehouse records the mark it was rebuilt after)."""
         return self.root / ".full-refresh-needed"
+
+    def withdrawal(self) -> str | None:
+        """The mark of the last withdrawal of a load, None if none was ever withdrawn."""
+        try:
+            return self.full_refresh_marker.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
 
     def ensure_layout(self) -> None:
         """Create every entity folder with its schema file (rewritten when the schema changed)."""
@@ -201,11 +226,11 @@ class Lake:
                     "marts.fct_loads and named by the files in lake/loads/)"
                 )
             # First the note that the marts must be rebuilt whole (incremental models only see
-            # loads arriving), kept until a build has done so.
-            self.full_refresh_marker.touch()
+            # loads arriving): a new mark, which every warehouse built before it lacks.
+            write_text_atomically(self.full_refresh_marker, f"{load_id} {uuid.uuid4().hex}\n")
             manifest_file = self.entity_dir(MANIFEST_ENTITY) / f"{load_id}.parquet"
             manifest_file.unlink()
-            _fsync_dir(manifest_file.parent)
+            fsync_dir(manifest_file.parent)
             return [manifest_file, *self.recover()]
 
     def land(self, result: ReadResult) -> LoadReport:

@@ -86,7 +86,8 @@ class Settings:
                             variables; the database defaults to spotiflow)
     SPOTIFLOW_EXPORT_DROP_DIR  where `spotiflow refresh` picks up Spotify exports, zips or
                             folders (default: <data dir>/drop); landed ones move to landed/
-    SPOTIFLOW_DUCKDB_TEMP_DIRECTORY  where DuckDB spills (default: <data dir>/spotiflow.duckdb.tmp)
+    SPOTIFLOW_DUCKDB_TEMP_DIRECTORY  where DuckDB spills (default: beside the file it writes,
+                            <data dir>/spotiflow.duckdb.tmp for readers and a plain dbt)
     SPOTIFLOW_EXPORT_MAX_MEMBER_MB, SPOTIFLOW_EXPORT_MAX_TOTAL_MB, SPOTIFLOW_EXPORT_MAX_RATIO
                             what a zipped export may unpack to: per file, in all, and the
                             compression ratio (defaults 256, 4096, 100)
@@ -111,14 +112,28 @@ class Settings:
     warehouse_lock_wait: int = 30
     engine: str = "duckdb"
     postgres_database: str = "spotiflow"
+    # Set while a build writes: the DuckDB file it builds in (ingest/publish.py), not the one
+    # readers open.
+    building_warehouse: Path | None = None
 
     @property
     def lake_dir(self) -> Path:
         return self.data_dir / "lake"
 
     @property
-    def warehouse_path(self) -> Path:
+    def published_warehouse_path(self) -> Path:
+        """The DuckDB file readers open (the dashboard, BI tools): the last published build."""
         return self.data_dir / "spotiflow.duckdb"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB file this process works on: the published one, or a build's own."""
+        return self.building_warehouse or self.published_warehouse_path
+
+    @property
+    def builds_dir(self) -> Path:
+        """Where builds are written before they are published, and the record of each."""
+        return self.data_dir / ".builds"
 
     @property
     def spark_warehouse_dir(self) -> Path:
@@ -127,8 +142,10 @@ class Settings:
 
     @property
     def duckdb_temp_directory(self) -> Path:
-        """Where DuckDB spills: fixed when the warehouse opens, the same for every opener."""
-        return self.duckdb_temp_directory_override or self.data_dir / "spotiflow.duckdb.tmp"
+        """Where DuckDB spills: fixed when the warehouse opens, the same for every opener. Beside
+        the file by default, so a build and the readers of the published file spill apart."""
+        path = self.warehouse_path
+        return self.duckdb_temp_directory_override or path.with_name(f"{path.name}.tmp")
 
     @property
     def exports_dir(self) -> Path:

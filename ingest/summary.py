@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ingest.engines import Warehouse, open_warehouse
 from ingest.generate.params import MODELS
 from ingest.identity import user_id_for
+from ingest.publish import status_lines
 from ingest.settings import Settings
 
 SUMMARY_MARTS = (
@@ -63,6 +64,8 @@ def print_summary(settings: Settings) -> None:
         print_population(connection)
         where = connection.description
     print(f"\nThe marts are in {where}: any BI tool can read schema `marts`.")
+    for line in status_lines(settings):
+        print(line)
 
 
 def print_listener(connection: Warehouse, user_id: str) -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.settings import Settings
@@ -26,7 +33,7 @@ def make_settings(data_dir: Path) -> Settings:
 
 
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
-    with connect(settings) as connection:
+    with connect(settings, read_only=True) as connection:
         return connection.execute(sql, params or []).fetchall()
 
 
@@ -44,3 +51,36 @@ def zip_folder(folder: Path, target: Path) -> Path:
             if path.is_file():
                 archive.write(path, path.relative_to(folder).as_posix())
     return target
+
+
+def _writing(settings: Settings) -> bool:
+    """A build has dbt writing its own file (DuckDB's write-ahead log beside it)."""
+    return any(settings.builds_dir.glob("*/*.duckdb.wal"))
+
+
+@contextlib.contextmanager
+def paused_build(settings: Settings) -> Iterator[subprocess.Popen]:
+    """`spotiflow build` in another process, stopped (SIGSTOP) while dbt writes: whatever the
+    block does happens during a build. Continued (or killed by the block) at the end."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "build", "--no-checks"],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _writing(settings):
+            assert process.poll() is None, f"the build ended first: {process.stdout.read()}"
+            assert time.monotonic() < deadline, "the build did not start writing in 120 s"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGSTOP)
+        yield process
+    finally:
+        process.send_signal(signal.SIGCONT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=300)
+        if process.poll() is None:
+            process.kill()
+            process.wait()

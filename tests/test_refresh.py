@@ -118,7 +118,7 @@ def test_refresh_lands_dropped_exports_builds_and_checks(
     out = capsys.readouterr().out
     assert "spotify api poll: skipped" in out and "no Spotify app configured" in out
     assert "spotify exports: failed" in out and "1 of 2 export(s) could not be landed" in out
-    assert "dbt build: ok" in out and "quality checks: ok" in out
+    assert "build, check and publish: ok" in out
     assert (drop / "failed" / "holiday_photos.zip").exists()
     assert (drop / "landed" / "my_spotify_data.zip").exists()
     assert drop_folder_items(drop) == []

@@ -32,9 +32,9 @@ def prepare_lake(settings: Settings, lake: Lake) -> None:
 
 
 @contextlib.contextmanager
-def open_warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[Warehouse]:
-    """The warehouse the engine built, for reading. `read_only` suits processes that never run
-    dbt themselves (the dashboard): DuckDB lets many of them read at once."""
+def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
+    """The warehouse the engine built, for reading: the last published build, or within a
+    build (ingest/publish.py) the build's own, which its checkpoint reads."""
     if settings.engine == "postgres":
         from ingest.engines import postgres
 
@@ -50,6 +50,8 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Iterator[W
         return
     from ingest import warehouse
 
+    # The published file is only ever read (DuckDB lets many processes read it at once).
+    read_only = settings.building_warehouse is None
     with warehouse.connect(settings, read_only=read_only) as connection:
         yield Warehouse(connection, f"the warehouse {settings.warehouse_path}")
 
