@@ -6,6 +6,7 @@ import contextlib
 import logging
 import math
 import os
+import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -71,7 +72,7 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _invoke(settings: Settings, cli_args: list[str]):  # -> dbtRunnerResult
+def _invoke(settings: Settings, cli_args: list[str], manifest=None):  # -> dbtRunnerResult
     from dbt.cli.main import dbtRunner  # imported late: dbt takes ~1.5 s to import
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +82,7 @@ def _invoke(settings: Settings, cli_args: list[str]):  # -> dbtRunnerResult
         with dbt_environment(settings), warnings.catch_warnings():
             # pyspark warns, on import, that it does not yet support pandas 3 fully.
             warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
-            return dbtRunner().invoke(cli_args)
+            return dbtRunner(manifest=manifest).invoke(cli_args)
     finally:
         logging.raiseExceptions = raise_exceptions
         _release_warehouse()
@@ -124,40 +125,72 @@ def _lock_holder(outcome: DbtOutcome) -> str | None:
     return None
 
 
-def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> DbtOutcome:
-    """Invoke dbt (quietly: errors only) and summarise the results.
+class DbtSession:
+    """One dbt for a whole `spotiflow build`: the project is parsed once, in this process, and
+    every command after reuses that parse (dbt's own runner, given the manifest), so a build
+    pays dbt's fixed cost once. `parse_seconds` says what the parse cost."""
 
-    A reader holding the DuckDB file (the dashboard, a BI tool) would keep dbt from opening it:
-    this process waits for the file (SPOTIFLOW_WAREHOUSE_LOCK_WAIT seconds) and holds it for the
-    call, then names the holder if it could not. (A plain `dbt` has dbt-duckdb's retries,
-    profiles.yml.)
-    """
-    command = " ".join(arg for arg in args if not arg.startswith("-"))
-    cli_args = [
-        *args,
-        "--project-dir", str(settings.project_dir),
-        "--profiles-dir", str(settings.project_dir),
-        "--target", settings.dbt_target,
-        "--log-path", str(settings.data_dir / "logs"),
-        "--quiet",
-    ]  # fmt: skip
-    holding = held(settings) if settings.engine == "duckdb" else contextlib.nullcontext()
-    with holding:
-        outcome = _outcome(command, _invoke(settings, cli_args))
-    holder = _lock_holder(outcome)
-    if holder is not None:
-        raise SpotiflowError(
-            f"{settings.warehouse_path} is held by {holder} (a dashboard, BI tool or other "
-            f"reader) and was not let go of within {settings.warehouse_lock_wait} s: close it, "
-            "or set SPOTIFLOW_WAREHOUSE_LOCK_WAIT"
-        )
-    storage = [f for f in outcome.failures if any(text in f for text in STORAGE_FAILURES)]
-    if storage:
-        # Not a failing model: the data dir cannot take the build's writes.
-        raise SpotiflowError(f"{outcome.summary()}: the warehouse cannot be written: {storage[0]}")
-    if raise_on_failure and not outcome.success:
-        detail = "\n  ".join(outcome.failures) or "see the log in " + str(
-            settings.data_dir / "logs"
-        )
-        raise BuildError(f"{outcome.summary()}\n  {detail}")
-    return outcome
+    def __init__(self, settings: Settings, *, parse_once: bool = True) -> None:
+        self.settings = settings
+        self.parse_once = parse_once
+        self.parse_seconds: float | None = None
+        self._manifest = None
+
+    def _common_args(self) -> list[str]:
+        return [
+            "--project-dir", str(self.settings.project_dir),
+            "--profiles-dir", str(self.settings.project_dir),
+            "--target", self.settings.dbt_target,
+            "--log-path", str(self.settings.data_dir / "logs"),
+            "--quiet",
+        ]  # fmt: skip
+
+    def _parsed(self):  # -> Manifest | None
+        if self._manifest is None and self.parse_once:
+            started = time.monotonic()
+            result = _invoke(self.settings, ["parse", *self._common_args()])
+            if result.success:
+                self._manifest = result.result
+                self.parse_seconds = time.monotonic() - started
+        return self._manifest
+
+    def run(self, *args: str, raise_on_failure: bool = True) -> DbtOutcome:
+        """Invoke dbt (quietly: errors only) and summarise the results.
+
+        A reader holding the DuckDB file (a plain dbt's, or a BI tool on a file this process
+        writes) would keep dbt from opening it: this process waits for the file
+        (SPOTIFLOW_WAREHOUSE_LOCK_WAIT seconds) and holds it for the call, then names the
+        holder if it could not. (A plain `dbt` has dbt-duckdb's retries, profiles.yml.)
+        """
+        settings = self.settings
+        command = " ".join(arg for arg in args if not arg.startswith("-"))
+        # A project that does not parse: the command itself says why, as it would alone.
+        manifest = self._parsed()
+        holding = held(settings) if settings.engine == "duckdb" else contextlib.nullcontext()
+        with holding:
+            result = _invoke(settings, [*args, *self._common_args()], manifest)
+            outcome = _outcome(command, result)
+        holder = _lock_holder(outcome)
+        if holder is not None:
+            raise SpotiflowError(
+                f"{settings.warehouse_path} is held by {holder} (a dashboard, BI tool or other "
+                f"reader) and was not let go of within {settings.warehouse_lock_wait} s: close "
+                "it, or set SPOTIFLOW_WAREHOUSE_LOCK_WAIT"
+            )
+        storage = [f for f in outcome.failures if any(text in f for text in STORAGE_FAILURES)]
+        if storage:
+            # Not a failing model: the data dir cannot take the build's writes.
+            raise SpotiflowError(
+                f"{outcome.summary()}: the warehouse cannot be written: {storage[0]}"
+            )
+        if raise_on_failure and not outcome.success:
+            detail = "\n  ".join(outcome.failures) or "see the log in " + str(
+                settings.data_dir / "logs"
+            )
+            raise BuildError(f"{outcome.summary()}\n  {detail}")
+        return outcome
+
+
+def run_dbt(settings: Settings, *args: str, raise_on_failure: bool = True) -> DbtOutcome:
+    """One dbt command, which parses the project itself (see DbtSession.run)."""
+    return DbtSession(settings, parse_once=False).run(*args, raise_on_failure=raise_on_failure)

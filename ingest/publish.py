@@ -9,7 +9,8 @@ new, never a mix, and one that has the old build open keeps reading it. A build 
 slot. Its incremental models catch up from that slot's own last build (their watermarks live in
 the file), so nothing is copied; but a slot that is missing, or that a reader still holds
 (opened before the last publication), is replaced by a copy of the published file: a build
-never waits for a reader.
+never waits for a reader. dbt opens the slot being built by one path,
+<data dir>/.builds/building/spotiflow.duckdb (a link to the slot's folder).
 What was published (when, the data as of when) is a table in the file, published with it.
 
 Spark and PostgreSQL still build in place; their record is a file in <data dir>/.builds.
@@ -33,6 +34,7 @@ from ingest.settings import Settings
 from ingest.warehouse import lock_holder, warehouse_config
 
 SLOTS = ("a", "b")
+BUILDING = "building"  # the link to the slot being built
 # The record of the published build, inside the DuckDB file it describes.
 PUBLICATION_TABLE = "main.spotiflow_publication"
 
@@ -75,8 +77,9 @@ def _remove_database(path: Path) -> None:
 
 
 def _held_by_a_reader(path: Path, settings: Settings) -> bool:
+    config = warehouse_config(replace(settings, building_warehouse=path))
     try:
-        duckdb.connect(str(path), config=warehouse_config(settings)).close()
+        duckdb.connect(str(path), config=config).close()
     except duckdb.IOException as exc:
         if lock_holder(str(exc)) is None:
             raise
@@ -117,14 +120,20 @@ def _stage_duckdb(settings: Settings) -> Settings:
         _remove_database(slots[1])
         os.link(published, slots[1])
     target = next(slot for slot in slots if _inode(slot) != current or current is None)
-    building = replace(settings, building_warehouse=target)
-    if target.exists() and _held_by_a_reader(target, building):
+    if target.exists() and _held_by_a_reader(target, settings):
         # A reader opened it before the last publication and still reads it: it keeps its
         # copy (unlinked, the file lives while open); this build starts from the published one.
         _remove_database(target)
     if not target.exists() and published.exists():
         _copy(published, target)
-    return building
+    # dbt opens the slot by one path whichever it is (a link to the slot's folder): a path that
+    # changed would change dbt's profile, and dbt would parse the whole project again.
+    link = settings.builds_dir / BUILDING
+    temporary = settings.builds_dir / f".{BUILDING}.tmp"
+    temporary.unlink(missing_ok=True)
+    os.symlink(target.parent.name, temporary)
+    os.replace(temporary, link)
+    return replace(settings, building_warehouse=link / published.name)
 
 
 def stage(settings: Settings) -> Settings:
