@@ -15,10 +15,11 @@ import fcntl
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -74,38 +75,31 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_text_atomically(target: Path, text: str) -> None:
-    """A small file written whole or not at all: a temporary name, flushed, renamed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    try:
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise StorageError(target, error) from None
-    fsync_dir(target.parent)
-
-
-def write_parquet_atomically(table: pa.Table, target: Path) -> None:
-    """Write to a hidden temporary name in the same folder, flush to disk, then rename."""
+def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write to a hidden temporary name in the same folder, flush to disk, then rename: the
+    file is there whole or not at all."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
     try:
         with temporary.open("wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
     except OSError as error:
         # Disk full, read-only, no permission: the temporary file goes, the target was never
-        # there (the manifest row is written last, so the load is not committed either).
+        # there (a load's manifest row is written last, so the load is not committed either).
         temporary.unlink(missing_ok=True)
         raise StorageError(target, error) from None
     fsync_dir(target.parent)
+
+
+def write_text_atomically(target: Path, text: str) -> None:
+    write_atomically(target, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_parquet_atomically(table: pa.Table, target: Path) -> None:
+    write_atomically(target, lambda handle: pq.write_table(table, handle, compression="zstd"))
 
 
 class Lake:
