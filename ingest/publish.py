@@ -131,6 +131,10 @@ def _stage_duckdb(settings: Settings) -> Settings:
     link = settings.builds_dir / BUILDING
     temporary = settings.builds_dir / f".{BUILDING}.tmp"
     temporary.unlink(missing_ok=True)
+    if link.is_dir() and not link.is_symlink():
+        # A copy of the data dir that followed links (shutil.copytree, cp -L, some backups)
+        # made the link a folder holding a copy of a slot: nothing reads it, a link replaces it.
+        shutil.rmtree(link)
     os.symlink(target.parent.name, temporary)
     os.replace(temporary, link)
     return replace(settings, building_warehouse=link / published.name)

@@ -123,3 +123,15 @@ def test_a_warehouse_built_before_publication_is_adopted(settings: Settings) -> 
     slots = [settings.builds_dir / slot / "spotiflow.duckdb" for slot in publish.SLOTS]
     assert all(slot.exists() for slot in slots)
     assert settings.warehouse_path.samefile(slots[0])
+
+
+def test_a_data_dir_copied_through_its_links_still_stages(settings: Settings) -> None:
+    """A copy that followed links (shutil.copytree, cp -L, some backups) turned the link to the
+    slot being built into a folder; the next build replaces it by a link, nothing else lost."""
+    copied = settings.builds_dir / publish.BUILDING
+    copied.mkdir(parents=True)
+    (copied / "spotiflow.duckdb").write_bytes(b"a copy of a slot")
+    building = publish.stage(settings)
+    assert copied.is_symlink()
+    assert building.warehouse_path.parent.resolve().parent == settings.builds_dir.resolve()
+    assert building.warehouse_path.parent.resolve().name in publish.SLOTS
