@@ -12,9 +12,11 @@ from ingest.engines import open_warehouse
 from ingest.settings import Settings
 
 # The incremental models, by schema.
-INCREMENTAL_INTERMEDIATE = ("int_plays_deduplicated", "int_plays_enriched")
+INCREMENTAL_INTERMEDIATE = ("int_plays_deduplicated",)
 INCREMENTAL_MARTS = ("fct_plays", "fct_daily_listening", "fct_daily_track_plays",
-                     "fct_recommendation_accuracy")  # fmt: skip
+                     "fct_weekly_listening", "fct_weekly_top_songs",
+                     "fct_population_daily_listening", "fct_population_weekly_listening",
+                     "fct_population_weekly_top_songs", "fct_recommendation_accuracy")  # fmt: skip
 INCREMENTAL_MODELS = frozenset(INCREMENTAL_INTERMEDIATE + INCREMENTAL_MARTS)
 
 

@@ -9,7 +9,8 @@
                (they may resolve it);
   - listening: the same, and from the first play of any track whose observed duration the new
                plays move; a load that changed tracks, audio features or a time zone rebuilds
-               everything (those reach any play);
+               everything (those reach any play); models downstream (config `after`) rebuild
+               the local days from the day before, and whole weeks from that day's Monday;
   - lists:     from the new loads' earliest list, from the earliest list whose accuracy window
                the rebuilt plays reach, and from every list whose window was still open.
 
@@ -77,13 +78,17 @@
     )
 {%- endmacro %}
 
-{#- Rebuild the played_at window `played_at` and the local days it can reach. -#}
+{#- Rebuild the played_at window `played_at` and the local days and weeks (Monday first, as
+    dbt.date_trunc('week') on every engine) it can reach. -#}
 {% macro _play_window(played_at) -%}
+    {%- set listen_date = none if played_at is none
+        else (played_at - modules.datetime.timedelta(days=1)).date() -%}
     {{ return({
         'everything': false,
         'played_at': played_at,
-        'listen_date': none if played_at is none
-            else (played_at - modules.datetime.timedelta(days=1)).date(),
+        'listen_date': listen_date,
+        'week_start': none if listen_date is none
+            else listen_date - modules.datetime.timedelta(days=listen_date.weekday()),
     }) }}
 {%- endmacro %}
 
@@ -223,7 +228,7 @@
         true
     {%- elif window[key] is none -%}
         false
-    {%- elif key == 'listen_date' -%}
+    {%- elif key in ('listen_date', 'week_start') -%}
         {{ column }} >= cast('{{ window[key] }}' as date)
     {%- else -%}
         {%- set bound = window[key] - modules.datetime.timedelta(seconds=earlier_by_seconds) -%}
@@ -234,7 +239,8 @@
 {#-
   incremental_strategy='rebuild_window', with the settings of rebuild_window() in the config
   rebuild_window and `key`, the column that places a row in the window (played_at, listen_date
-  or generated_at): delete the window's rows, insert the rebuild.
+  generated_at, or week_start for weekly marts): delete the window's rows, insert the
+  rebuild.
 -#}
 {% macro get_incremental_rebuild_window_sql(arg_dict) -%}
     {%- set settings = config.get('rebuild_window') -%}
@@ -326,9 +332,10 @@
         {%- set first_day = none -%}
         {%- if window is none or window.everything -%}
             {%- set first_day = '0000-01-01' -%}
-        {%- elif column == 'listen_date' and window.listen_date is not none -%}
-            {%- set first_day = window.listen_date | string -%}
-        {%- elif column != 'listen_date' and window[settings['key']] is not none -%}
+        {%- elif column in ('listen_date', 'week_start') and window[column] is not none -%}
+            {%- set first_day = window[column] | string -%}
+        {%- elif column not in ('listen_date', 'week_start')
+                and window[settings['key']] is not none -%}
             {%- set first_day = window[settings['key']].date() | string -%}
         {%- endif -%}
         {%- if first_day is not none -%}

@@ -2,7 +2,7 @@ with
 
 top_songs as (
 
-    select * from {{ ref('int_weekly_songs_ranked') }}
+    select * from {{ ref('fct_weekly_top_songs') }}
 
 ),
 

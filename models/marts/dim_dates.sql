@@ -4,7 +4,7 @@ with
 
 plays as (
 
-    select listen_date from {{ ref('int_plays_enriched') }}
+    select listen_date from {{ ref('fct_plays') }}
 
 ),
 

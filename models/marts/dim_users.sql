@@ -2,7 +2,7 @@ with
 
 plays as (
 
-    select * from {{ ref('int_plays_enriched') }}
+    select * from {{ ref('fct_plays') }}
 
 ),
 

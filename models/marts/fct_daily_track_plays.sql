@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy=rebuild_strategy(),
-        rebuild_window={'after': 'int_plays_enriched', 'key': 'listen_date'},
+        rebuild_window={'after': 'fct_plays', 'key': 'listen_date'},
         partition_by=rebuild_partition('listen_date'),
     )
 }}
@@ -13,7 +13,7 @@ with
 
 plays as (
 
-    select * from {{ ref('int_plays_enriched') }}
+    select * from {{ ref('fct_plays') }}
     where {{ in_rebuild_window(rebuild, 'listen_date', 'listen_date') }}
 
 ),

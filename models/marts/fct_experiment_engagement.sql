@@ -8,7 +8,7 @@ assignments as (
 
 plays as (
 
-    select * from {{ ref('int_plays_enriched') }}
+    select * from {{ ref('fct_plays') }}
 
 ),
 

@@ -1,8 +1,20 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=rebuild_strategy(),
+        rebuild_window={'after': 'fct_plays', 'key': 'listen_date'},
+        partition_by=rebuild_partition('listen_date'),
+    )
+}}
+
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
 plays as (
 
-    select * from {{ ref('int_plays_enriched') }}
+    select * from {{ ref('fct_plays') }}
+    where {{ in_rebuild_window(rebuild, 'listen_date', 'listen_date') }}
 
 ),
 

@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy=rebuild_strategy(),
         rebuild_window={
-            'after': 'int_plays_enriched',
+            'after': 'fct_plays',
             'lists': 'int_recommendations_positioned',
             'key': 'generated_at',
         },
@@ -24,7 +24,7 @@ lists as (
 -- A rebuilt list is judged by plays after it only, so the plays before the window are not read.
 plays as (
 
-    select * from {{ ref('int_plays_enriched') }}
+    select * from {{ ref('fct_plays') }}
     where {{ in_rebuild_window(rebuild, 'played_at', 'generated_at') }}
 
 ),

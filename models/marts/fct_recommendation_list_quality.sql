@@ -20,7 +20,7 @@ user_tracks as (
 
 plays as (
 
-    select * from {{ ref('int_plays_enriched') }}
+    select * from {{ ref('fct_plays') }}
 
 ),
 

@@ -1,8 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=rebuild_strategy(),
+        rebuild_window={'after': 'fct_plays', 'key': 'week_start'},
+        partition_by=rebuild_partition('week_start'),
+    )
+}}
+
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
-ranked_songs as (
+plays as (
 
-    select * from {{ ref('int_weekly_songs_ranked') }}
+    select * from {{ ref('fct_plays') }}
+    where {{ in_rebuild_window(rebuild, 'week_start', 'week_start') }}
+
+),
+
+ranked as (
+
+    {{ ranked_songs('plays', ['user_id', 'week_start'], ['max(time_zone) as time_zone']) }}
 
 ),
 
@@ -13,13 +31,14 @@ final as (
         week_start,
         song_rank,
         track_id,
+        time_zone,
         track_name,
         artist_name,
         plays,
         minutes_listened,
         positivity_score
 
-    from ranked_songs
+    from ranked
 
 )
 
