@@ -12,11 +12,13 @@ from ingest.engines import open_warehouse
 from ingest.settings import Settings
 
 # The incremental models, by schema.
-INCREMENTAL_INTERMEDIATE = ("int_plays_deduplicated",)
+INCREMENTAL_INTERMEDIATE = ("int_plays_deduplicated", "int_recommendations_positioned",
+                            "int_recommendation_lists_matched")  # fmt: skip
 INCREMENTAL_MARTS = ("fct_plays", "fct_daily_listening", "fct_daily_track_plays",
                      "fct_weekly_listening", "fct_weekly_top_songs",
                      "fct_population_daily_listening", "fct_population_weekly_listening",
-                     "fct_population_weekly_top_songs", "fct_recommendation_accuracy")  # fmt: skip
+                     "fct_population_weekly_top_songs", "fct_recommendation_accuracy",
+                     "fct_predicted_vs_actual", "fct_prediction_similarity")  # fmt: skip
 INCREMENTAL_MODELS = frozenset(INCREMENTAL_INTERMEDIATE + INCREMENTAL_MARTS)
 
 

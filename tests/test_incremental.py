@@ -34,6 +34,47 @@ def _generate(users: int, days: int, seed: int) -> None:
     assert main(["generate", *arguments]) == 0
 
 
+# The models downstream of recommendation runs, which rebuild the local weeks a rebuilt run's
+# lists answer for.
+RUN_CHAIN = ("int_recommendation_lists_matched", "fct_predicted_vs_actual",
+             "fct_prediction_similarity")  # fmt: skip
+
+
+def _land_a_new_run_and_a_corrected_one(settings: Settings) -> tuple[str, str]:
+    """A recommender's output file as a team lands it (CSV, the reader's columns): a new run
+    for the latest week's top songs, and a corrected list of a run already landed (the run
+    is then whole from both loads). Returns the two run ids."""
+    week_start, user_id, seed = query(
+        settings,
+        "select week_start, user_id, track_id from marts.fct_weekly_top_songs "
+        "where song_rank = 1 order by week_start desc, user_id limit 1",
+    )[0]
+    tracks = [row[0] for row in query(
+        settings, "select track_id from marts.dim_tracks order by track_id limit 6"
+    )]  # fmt: skip
+    old_run, old_user, old_seed, old_model, old_version, old_at = query(
+        settings,
+        "select run_id, user_id, seed_track_id, model_name, model_version, generated_at "
+        "from staging.stg_lake__recommendations order by generated_at, run_id limit 1",
+    )[0]
+    generated_at = datetime.combine(week_start + timedelta(days=7), datetime.min.time())
+    rows = [
+        f"refresh-run,knn,9,,{generated_at:%Y-%m-%dT%H:%M:%SZ},{user_id},{seed},{rank},{track},0.5"
+        for rank, track in enumerate(tracks[:3], start=1)
+    ] + [
+        f"{old_run},{old_model},{old_version},,{old_at:%Y-%m-%dT%H:%M:%SZ},{old_user},"
+        f"{old_seed},{rank},{track},0.25"
+        for rank, track in enumerate(tracks[3:], start=1)
+    ]
+    path = settings.data_dir / "recommendations.csv"
+    header = "run_id,model_name,model_version,variant,generated_at,user_id,seed_track_id,rank"
+    path.write_text(
+        "\n".join([header + ",recommended_track_id,score", *rows]) + "\n", encoding="utf-8"
+    )
+    assert main(["ingest", "recommendations", str(path)]) == 0
+    return "refresh-run", old_run
+
+
 def test_an_incremental_run_equals_a_full_refresh(settings: Settings) -> None:
     _generate(users=40, days=28, seed=7)
     assert run_dbt(settings, "build").success
@@ -44,6 +85,7 @@ def test_an_incremental_run_equals_a_full_refresh(settings: Settings) -> None:
     # duplicates: the earliest of those lies before every new play).
     landed = append(settings.data_dir, late=True, duplicates=True)
     assert all(rows > 0 for rows in landed.values()), landed
+    rebuilt_runs = _land_a_new_run_and_a_corrected_one(settings)
     incremental = run_dbt(settings, "build")
     assert incremental.success, incremental.failures
     # (The warehouse sees the lake as its manifest stood when this build began.)
@@ -58,9 +100,21 @@ def test_an_incremental_run_equals_a_full_refresh(settings: Settings) -> None:
     builds = _builds(settings)
     assert {model for model, _, _ in builds} == INCREMENTAL_MODELS
     # Only the window the new loads reach was rebuilt: from their earliest play, less the
-    # duplicate-play window (90 s).
+    # duplicate-play window (90 s); the recommendation runs they bring, whole, and the weeks
+    # downstream from the earliest list of those runs, where that is earlier.
     assert all(not everything for _, everything, _ in builds)
-    assert {rebuilt_from for _, _, rebuilt_from in builds} == {late_from - timedelta(seconds=90)}
+    plays_window = late_from - timedelta(seconds=90)
+    (runs_from,) = query(
+        settings,
+        "select min(generated_at) from staging.stg_lake__recommendations where run_id in (?, ?)",
+        list(rebuilt_runs),
+    )[0]
+    assert runs_from is not None
+    expected = {model: plays_window for model in INCREMENTAL_MODELS}
+    expected["int_recommendations_positioned"] = runs_from
+    for model in RUN_CHAIN:
+        expected[model] = min(plays_window, runs_from)
+    assert {model: rebuilt_from for model, _, rebuilt_from in builds} == expected
     plays_after = query(settings, "select count(*), max(listen_date) from marts.fct_plays")[0]
     duplicates = query(settings, "select count(*) from marts.fct_duplicate_plays")[0][0]
     assert duplicates >= landed["export duplicates"]
@@ -109,9 +163,11 @@ def test_a_time_zone_change_rebuilds_everything_and_still_equals_a_full_refresh(
         )
     )
     assert run_dbt(settings, "run").success
-    # Deduplication does not depend on time zones: only what does is rebuilt, all of it.
+    # Deduplication and recommendation runs do not depend on time zones: only what does is
+    # rebuilt, all of it.
+    unaffected = {"int_plays_deduplicated", "int_recommendations_positioned"}
     assert {(model, everything) for model, everything, _ in _builds(settings)} == {
-        (model, model != "int_plays_deduplicated") for model in INCREMENTAL_MODELS
+        (model, model not in unaffected) for model in INCREMENTAL_MODELS
     }
     assert query(
         settings, "select distinct time_zone from marts.fct_plays where user_id = ?", [user_id]

@@ -11,6 +11,7 @@
                plays move; a load that changed tracks, audio features or a time zone rebuilds
                everything (those reach any play); models downstream (config `after`) rebuild
                the local days from the day before, and whole weeks from that day's Monday;
+  - runs:      every recommendation run the new loads bring rows of, whole;
   - lists:     from the new loads' earliest list, from the earliest list whose accuracy window
                the rebuilt plays reach, and from every list whose window was still open.
 
@@ -68,7 +69,8 @@
     {%- endif -%}
     {%- set window = rebuild_window(settings) -%}
     {%- set everything = window is none or window.everything -%}
-    {%- set rebuilt_from = none if everything else window.get('played_at') -%}
+    {%- set rebuilt_from = none if everything
+        else window.get('rebuilt_from', window.get('played_at')) -%}
     insert into {{ builds_relation() }} (model_name, built_at, rebuilt_everything, rebuilt_from)
     values (
         '{{ this.identifier }}',
@@ -124,6 +126,9 @@
     {%- set plays_from = none if loads[1] is none
         else loads[1] - modules.datetime.timedelta(seconds=var('duplicate_play_window_seconds'))
     -%}
+    {%- if kind == 'runs' -%}
+        {{ return(_run_window(new_loads)) }}
+    {%- endif -%}
     {%- if kind == 'plays' -%}
         {#- Newly named tracks can resolve any play that had no track id, however old. -#}
         {%- set unresolved_from = none -%}
@@ -165,12 +170,48 @@
     {{ return(_play_window(_earliest([plays_from, observed_from]))) }}
 {%- endmacro %}
 
-{#- From what the upstream incremental model rebuilt in its builds since this model's. -#}
+{#-
+  Recommendations arrive by run: every run a new load brings a row of is rebuilt whole, from the
+  lists as staged now (a run landed again replaces its rows, whichever load they came from).
+  `run_id` is the subquery naming those runs; `rebuilt_from` their earliest list, before or
+  after, which is where the models downstream start (a list answers for the local week it was
+  generated in, which _play_window reaches).
+-#}
+{% macro _run_window(new_loads) -%}
+    {%- set lists_from = _scalar_row(
+        "select min(lists_from) from (" ~ new_loads ~ ") as new_loads"
+    )[0] -%}
+    {%- if lists_from is none -%}
+        {{ return({'everything': false, 'run_id': none, 'rebuilt_from': none}) }}
+    {%- endif -%}
+    {%- set runs -%}
+        select distinct new_lists.run_id
+        from {{ ref('stg_lake__recommendations') }} as new_lists
+        where
+            new_lists.generated_at >= {{ _timestamp_literal(lists_from) }}
+            and new_lists.load_id in (select new_loads.load_id from ({{ new_loads }}) as new_loads)
+    {%- endset -%}
+    {%- set rebuilt_from = _scalar_row(
+        "select min(generated_at) from (
+            select generated_at from " ~ this ~ " where run_id in (" ~ runs ~ ")
+            union all
+            select generated_at from " ~ ref('stg_lake__recommendations')
+            ~ " where run_id in (" ~ runs ~ ")
+        ) as rebuilt"
+    )[0] -%}
+    {{ return({'everything': false, 'run_id': runs, 'rebuilt_from': rebuilt_from}) }}
+{%- endmacro %}
+
+{#- From what the upstream incremental models (one name or a list) rebuilt in their builds
+    since this model's: from the earliest point any of them rebuilt (a play's time, or a list's,
+    which reaches its local week the same way). -#}
 {% macro _window_after(upstream, since) -%}
+    {%- set upstreams = [upstream] if upstream is string else upstream -%}
     {%- set rebuilt = _scalar_row(
         "select max(case when rebuilt_everything then 1 else 0 end), min(rebuilt_from)
         from " ~ builds_relation() ~ "
-        where model_name = '" ~ upstream ~ "' and built_at > " ~ _timestamp_literal(since)
+        where model_name in ('" ~ upstreams | join("', '") ~ "')
+            and built_at > " ~ _timestamp_literal(since)
     ) -%}
     {%- if rebuilt[0] == 1 -%}
         {{ return({'everything': true}) }}
@@ -179,10 +220,11 @@
 {%- endmacro %}
 
 {#-
-  The window this incremental build rebuilds, for settings {'kind': plays | listening | lists}
-  or {'after': <upstream model>}: a dict with `everything` (true: rebuild it all) and the
-  earliest played_at, listen_date (and for lists generated_at) to rebuild, none where nothing
-  is. Returns none outside an incremental build.
+  The window this incremental build rebuilds, for settings {'kind': plays | listening | runs}
+  or {'after': <upstream model or models>}: a dict with `everything` (true: rebuild it all) and
+  the earliest played_at, listen_date and week_start (for lists generated_at; for runs the
+  run_id subquery) to rebuild, none where nothing is. Returns none outside an incremental
+  build.
 -#}
 {% macro rebuild_window(settings) -%}
     {%- if not execute or this is none or not is_incremental() -%}
@@ -230,6 +272,8 @@
         false
     {%- elif key in ('listen_date', 'week_start') -%}
         {{ column }} >= cast('{{ window[key] }}' as date)
+    {%- elif key == 'run_id' -%}
+        {{ column }} in ({{ window[key] }})
     {%- else -%}
         {%- set bound = window[key] - modules.datetime.timedelta(seconds=earlier_by_seconds) -%}
         {{ column }} >= {{ _timestamp_literal(bound) }}

@@ -1,8 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=rebuild_strategy(),
+        rebuild_window={
+            'after': ['fct_weekly_top_songs', 'int_recommendations_positioned'],
+            'key': 'week_start',
+        },
+        partition_by=rebuild_partition('week_start'),
+    )
+}}
+
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
 top_songs as (
 
     select * from {{ ref('fct_weekly_top_songs') }}
+    where {{ in_rebuild_window(rebuild, 'week_start', 'week_start') }}
 
 ),
 

@@ -1,8 +1,20 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=rebuild_strategy(),
+        rebuild_window={'kind': 'runs', 'key': 'run_id'},
+    )
+}}
+
+-- depends_on: {{ ref('stg_lake__loads') }}
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
 recommendations as (
 
     select * from {{ ref('stg_lake__recommendations') }}
+    where {{ in_rebuild_window(rebuild, 'run_id', 'run_id') }}
 
 ),
 

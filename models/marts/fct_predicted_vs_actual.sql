@@ -1,8 +1,20 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=rebuild_strategy(),
+        rebuild_window={'after': 'int_recommendation_lists_matched', 'key': 'week_start'},
+        partition_by=rebuild_partition('week_start'),
+    )
+}}
+
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
 lists as (
 
     select * from {{ ref('int_recommendation_lists_matched') }}
+    where {{ in_rebuild_window(rebuild, 'week_start', 'week_start') }}
 
 ),
 

@@ -1,8 +1,20 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=rebuild_strategy(),
+        rebuild_window={'after': 'fct_predicted_vs_actual', 'key': 'week_start'},
+        partition_by=rebuild_partition('week_start'),
+    )
+}}
+
+{%- set rebuild = rebuild_window(config.get('rebuild_window')) %}
+
 with
 
 comparisons as (
 
     select * from {{ ref('fct_predicted_vs_actual') }}
+    where {{ in_rebuild_window(rebuild, 'week_start', 'week_start') }}
 
 ),
 
