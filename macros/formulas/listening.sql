@@ -21,12 +21,39 @@
     end
 {%- endmacro %}
 
-{#- Skip rate: skipped plays / plays whose source records skips (null when none does). -#}
-{% macro skip_rate(is_skipped) -%}
-    {{ exact_avg('case when ' ~ is_skipped ~ ' then 1 when not ' ~ is_skipped ~ ' then 0 end') }}
+{#-
+  Skip rate: skipped plays / plays whose source records skips (null when none does). Written as
+  its two counts and their ratio, so an aggregate can keep the counts (per track and day, say)
+  and a later one sum them before dividing: skip_rate(x) = skip_rate_of(skipped_plays(x),
+  count(x)).
+-#}
+{% macro skipped_plays(is_skipped) -%}
+    count(case when {{ is_skipped }} then 1 end)
 {%- endmacro %}
 
-{#- Completion rate: the mean completion ratio over plays where it is known. -#}
+{% macro skip_rate_of(skipped_plays, plays_with_skip_data) -%}
+    cast({{ skipped_plays }} as {{ type_double() }}) / nullif({{ plays_with_skip_data }}, 0)
+{%- endmacro %}
+
+{% macro skip_rate(is_skipped) -%}
+    {{ skip_rate_of(skipped_plays(is_skipped), 'count(' ~ is_skipped ~ ')') }}
+{%- endmacro %}
+
+{#-
+  Completion rate: the mean completion ratio over plays where it is known; likewise its exact
+  sum (decimals: the same digits in any order, on every engine) over its count.
+-#}
+{% macro completion_ratio_sum(completion_ratio) -%}
+    sum(cast({{ completion_ratio }} as decimal(38, 18)))
+{%- endmacro %}
+
+{% macro completion_rate_of(completion_ratio_sum, plays_with_completion_data) -%}
+    cast({{ completion_ratio_sum }} as {{ type_double() }})
+    / nullif({{ plays_with_completion_data }}, 0)
+{%- endmacro %}
+
 {% macro completion_rate(completion_ratio) -%}
-    {{ exact_avg(completion_ratio) }}
+    {{ completion_rate_of(
+        completion_ratio_sum(completion_ratio), 'count(' ~ completion_ratio ~ ')'
+    ) }}
 {%- endmacro %}

@@ -1,8 +1,14 @@
 with
 
-plays as (
+track_days as (
 
-    select * from {{ ref('fct_plays') }}
+    select * from {{ ref('int_track_days_aggregated') }}
+
+),
+
+tracks as (
+
+    select * from {{ ref('int_tracks_enriched') }}
 
 ),
 
@@ -12,20 +18,29 @@ feature_dictionary as (
 
 ),
 
-music_plays as (
-
-    select * from plays
-    where content_type = 'music' and track_id is not null
-
-),
-
+-- Each played track's engagement over every day, with its features. (Sums of bigints are
+-- wider on DuckDB: cast back.)
 played_tracks as (
 
-    select distinct
-        track_id,
-        {{ var('similarity_features') | join(', ') }}
+    select
+        track_days.track_id,
+        {% for feature in var('similarity_features') %}
+            max(tracks.{{ feature }}) as {{ feature }},
+        {% endfor %}
+        sum(track_days.completion_ratio_sum) as completion_ratio_sum,
+        cast(sum(track_days.plays) as {{ dbt.type_bigint() }}) as plays,
+        cast(sum(track_days.streams) as {{ dbt.type_bigint() }}) as streams,
+        cast(sum(track_days.stream_listened_ms) as {{ dbt.type_bigint() }}) as stream_listened_ms,
+        cast(sum(track_days.plays_with_completion_data) as {{ dbt.type_bigint() }})
+            as plays_with_completion_data,
+        cast(sum(track_days.skipped_plays) as {{ dbt.type_bigint() }}) as skipped_plays,
+        cast(sum(track_days.plays_with_skip_data) as {{ dbt.type_bigint() }})
+            as plays_with_skip_data
 
-    from music_plays
+    from track_days
+    left join tracks
+        on track_days.track_id = tracks.track_id
+    group by track_days.track_id
 
 ),
 
@@ -61,43 +76,33 @@ bucketed as (
 
 ),
 
-bucket_plays as (
+aggregated as (
 
     select
         bucketed.audio_feature,
         bucketed.feature_bucket,
-        bucketed.feature_value,
-        bucketed.track_id,
-        music_plays.is_music_stream,
-        music_plays.listened_ms,
-        music_plays.completion_ratio,
-        music_plays.is_skipped
+        min(bucketed.feature_value) as min_value,
+        max(bucketed.feature_value) as max_value,
+        count(*) as tracks,
+        cast(sum(played_tracks.plays) as {{ dbt.type_bigint() }}) as plays,
+        cast(sum(played_tracks.streams) as {{ dbt.type_bigint() }}) as streams,
+        {{ ms_to_minutes('sum(played_tracks.stream_listened_ms)') }} as minutes_listened,
+        {{ completion_rate_of(
+            'sum(played_tracks.completion_ratio_sum)',
+            'sum(played_tracks.plays_with_completion_data)'
+        ) }} as completion_rate,
+        cast(sum(played_tracks.plays_with_completion_data) as {{ dbt.type_bigint() }})
+            as plays_with_completion_data,
+        {{ skip_rate_of(
+            'sum(played_tracks.skipped_plays)', 'sum(played_tracks.plays_with_skip_data)'
+        ) }} as skip_rate,
+        cast(sum(played_tracks.plays_with_skip_data) as {{ dbt.type_bigint() }})
+            as plays_with_skip_data
 
     from bucketed
-    inner join music_plays
-        on bucketed.track_id = music_plays.track_id
-
-),
-
-aggregated as (
-
-    select
-        audio_feature,
-        feature_bucket,
-        min(feature_value) as min_value,
-        max(feature_value) as max_value,
-        count(distinct track_id) as tracks,
-        count(*) as plays,
-        count(case when is_music_stream then 1 end) as streams,
-        {{ ms_to_minutes('sum(case when is_music_stream then listened_ms end)') }}
-            as minutes_listened,
-        {{ completion_rate('completion_ratio') }} as completion_rate,
-        count(completion_ratio) as plays_with_completion_data,
-        {{ skip_rate('is_skipped') }} as skip_rate,
-        count(is_skipped) as plays_with_skip_data
-
-    from bucket_plays
-    group by audio_feature, feature_bucket
+    inner join played_tracks
+        on bucketed.track_id = played_tracks.track_id
+    group by bucketed.audio_feature, bucketed.feature_bucket
 
 ),
 
