@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from ingest.landing import Lake
 from ingest.records import ReadResult
@@ -31,8 +30,7 @@ PLAY_COLUMNS = ENTITIES["plays"].names
 
 
 def _plays(lake: Lake) -> pa.Table:
-    files = [str(path) for path in lake.committed_files("plays")]
-    return ds.dataset(files, format="parquet").to_table(columns=PLAY_COLUMNS)
+    return lake.committed("plays").read(PLAY_COLUMNS)
 
 
 def _moved(plays: pa.Table, shift: timedelta, tag: str) -> pa.Table:

@@ -56,6 +56,14 @@ def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = F
         publish.record_attempt(settings, "published", "published")
         mark_built(settings)
         print(f"build: published; {publish.status_lines(settings)[0]}")
+        # Only now: until this build was published, the last one's sources read those files.
+        try:
+            superseded = lake.remove_superseded()
+        except OSError as error:  # published all the same; the next build tries again
+            print(f"build: could not remove files the lake's compaction took over: {error}")
+        else:
+            if superseded:
+                print(f"build: removed {len(superseded)} file(s) the lake's compaction took over")
 
 
 def _build(settings: Settings, lake: Lake, *, run_checks: bool, full_refresh: bool) -> Settings:

@@ -152,6 +152,17 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def compact_lake(settings: Settings, after_files: int = 1) -> list:  # -> list[EntityCompaction]
+    """Merge the small files of each entity read from more than `after_files` files; one line
+    per entity compacted."""
+    from ingest.compaction import compact
+
+    done = compact(Lake(settings.lake_dir), settings.compact_target_rows, after_files)
+    for entity in done:
+        print(f"compact: {entity.line()}")
+    return done
+
+
 def refresh_steps(settings: Settings) -> list:  # -> list[Step]
     from ingest.build import build
     from ingest.refresh import SkipStep, Step, drop_folder_items, file_away
@@ -185,9 +196,20 @@ def refresh_steps(settings: Settings) -> list:  # -> list[Step]
             raise SpotiflowError(f"{len(failed)} of {len(items)} export(s) could not be landed")
         return f"{len(items)} export(s) landed"
 
+    def compaction() -> str:
+        done = compact_lake(settings, settings.compact_after_files)
+        if not done:
+            raise SkipStep(
+                f"no entity with small files to merge is read from more than "
+                f"{settings.compact_after_files} files (SPOTIFLOW_COMPACT_AFTER_FILES)"
+            )
+        return f"{len(done)} entit{'y' if len(done) == 1 else 'ies'} compacted"
+
     return [
         Step("spotify api poll", api),
         Step("spotify exports", exports),
+        # Before the build, which then reads the merged files and removes those they replace.
+        Step("compact the lake", compaction),
         # Checked before it is published: readers never see a build that failed them.
         Step("build, check and publish", lambda: build(settings)),
     ]
@@ -215,6 +237,20 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
         print("forget: the next `spotiflow build` rebuilds every mart without it")
         return 0
     build(settings)
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
+    if not compact_lake(settings):
+        print(
+            "compact: nothing to merge (no entity has two files under "
+            f"{settings.compact_target_rows:,} rows, SPOTIFLOW_COMPACT_TARGET_ROWS)"
+        )
+        return 0
+    print(
+        "compact: the next build reads the merged files; the files they replace leave the lake "
+        "once it is published (the published build's sources read them until then)"
+    )
     return 0
 
 
@@ -396,6 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll the API, land dropped exports, build and check: one command for cron",
     )
     refresh.set_defaults(handler=cmd_refresh)
+
+    compact = commands.add_parser(
+        "compact",
+        help="merge the lake's small files (one per load) into larger ones, rows unchanged",
+    )
+    compact.set_defaults(handler=cmd_compact)
 
     check = commands.add_parser("check", help="run the quality checkpoint on the lake and marts")
     check.set_defaults(handler=cmd_check)

@@ -4,6 +4,9 @@ Layout under the lake root:
     <entity>/_schema.parquet   zero rows, the entity's full schema (every reader sees every column)
     <entity>/<load_id>.parquet one file per load
     loads/<load_id>.parquet    the manifest row; written last, it is what commits a load
+    <entity>/compacted-<id>.parquet, compactions/<id>.parquet
+                               many loads' rows merged, and the record that commits them
+                               (ingest/compaction.py; what a reader reads: ingest/lake_files.py)
 
 A crash before the manifest row leaves orphan files, which the next landing removes.
 """
@@ -27,11 +30,19 @@ import pyarrow.parquet as pq
 
 from ingest.errors import SpotiflowError, StorageError
 from ingest.identity import file_checksum, stable_hash
+from ingest.lake_files import (
+    COMPACTIONS,
+    MANIFEST_ENTITY,
+    RECORD_SCHEMA,
+    SCHEMA_FILE,
+    EntityFiles,
+    LakeFiles,
+    is_compacted,
+    is_data_file,
+)
 from ingest.records import ReadResult
 from ingest.schemas import ENTITIES, PLAY_TIME_COLUMNS, lake_schema
 
-SCHEMA_FILE = "_schema.parquet"
-MANIFEST_ENTITY = "loads"
 REJECTS_ENTITY = "rejects"
 PROFILES_ENTITY = "user_profiles"
 
@@ -125,9 +136,10 @@ class Lake:
             return None
 
     def ensure_layout(self) -> None:
-        """Create every entity folder with its schema file (rewritten when the schema changed)."""
-        for entity in ENTITIES:
-            schema = lake_schema(entity)
+        """Create every entity folder with its schema file (rewritten when the schema changed),
+        and the compaction records' folder with theirs."""
+        schemas = {entity: lake_schema(entity) for entity in ENTITIES}
+        for entity, schema in {**schemas, COMPACTIONS: RECORD_SCHEMA}.items():
             path = self.entity_dir(entity) / SCHEMA_FILE
             if path.exists() and pq.read_schema(path).equals(schema, check_metadata=False):
                 continue
@@ -161,32 +173,30 @@ class Lake:
                 handle.truncate(0)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def files(self) -> LakeFiles:
+        """One reading of the lake's compaction records, manifest and folders: what a reader
+        reads of each entity (ingest/lake_files.py)."""
+        return LakeFiles.read(self.root)
+
     def manifest(self) -> pa.Table:
         """Every committed load (the manifest rows)."""
-        files = sorted(self.entity_dir(MANIFEST_ENTITY).glob("*.parquet"))
-        if not files:
-            return lake_schema(MANIFEST_ENTITY).empty_table()
-        tables = [pq.read_table(path) for path in files]
-        return pa.concat_tables(tables, promote_options="permissive")
+        return self.files().manifest
+
+    def committed(self, entity: str) -> EntityFiles:
+        """What a reader reads of an entity: the files, and loads to leave out of them."""
+        return self.files().entity(entity)
 
     def committed_files(self, entity: str) -> list[Path]:
-        """An entity's files of committed loads, in load order (not its schema file)."""
-        committed = self.committed_load_ids()
-        return [
-            path
-            for path in sorted(self.entity_dir(entity).glob("*.parquet"))
-            if path.stem in committed
-        ]
+        """The files a reader reads of an entity (not its schema file). A compacted one may
+        also hold rows of withdrawn loads: committed(entity).read() leaves them out."""
+        return list(self.committed(entity).files)
 
     def known_values(self, entity: str, column: str) -> set[str]:
         """Every value of one column of an entity across committed loads (ids already landed)."""
-        values: set[str] = set()
-        for path in self.committed_files(entity):
-            values.update(v for v in pq.read_table(path, columns=[column])[column].to_pylist() if v)
-        return values
+        return {v for v in self.committed(entity).read([column])[column].to_pylist() if v}
 
     def committed_load_ids(self) -> set[str]:
-        return set(self.manifest().column("load_id").to_pylist())
+        return set(self.files().committed)
 
     def find_load(self, load_key: str) -> str | None:
         manifest = self.manifest()
@@ -194,38 +204,105 @@ class Lake:
         return matches["load_id"][0].as_py() if matches.num_rows else None
 
     def recover(self) -> list[Path]:
-        """Remove what an interrupted landing left: temporary files and uncommitted loads."""
-        committed = self.committed_load_ids()
+        """Remove what an interrupted landing or compaction left: temporary files, files of
+        loads that are not committed, compacted files without a record. (The files a compaction
+        took over stay until a build is published: remove_superseded.)"""
+        lake = self.files()
+        committed = lake.committed
+        recorded = {(c.entity, c.file_name) for c in lake.compactions if c.file_name}
         removed: list[Path] = []
-        for entity in ENTITIES:
+        for entity in [*ENTITIES, COMPACTIONS]:
             folder = self.entity_dir(entity)
             if not folder.exists():
                 continue
             for path in folder.iterdir():
-                orphan = path.name.startswith(".") and path.name.endswith(".tmp")
-                if not orphan and path.suffix == ".parquet" and path.name != SCHEMA_FILE:
+                if path.name.startswith(".") and path.name.endswith(".tmp"):
+                    orphan = True
+                elif entity == COMPACTIONS or not is_data_file(path):
+                    orphan = False
+                elif is_compacted(path):
+                    orphan = (entity, path.name) not in recorded
+                else:
                     orphan = path.stem not in committed
                 if orphan:
                     path.unlink()
                     removed.append(path)
         return removed
 
+    def remove_superseded(self) -> list[Path]:
+        """Remove the files compactions took over: loads' own files a live compacted file holds,
+        and compactions replaced since or holding no committed load (file, then record, each
+        once nothing it replaces is left). Called once a build is published: until then the
+        published build's sources may still read them."""
+        lake = self.files()
+        committed = lake.committed
+        removed: list[Path] = []
+
+        def remove(path: Path) -> None:
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+
+        for entity in ENTITIES:
+            for load_id, compacted in lake.entity(entity).compacted.items():
+                if compacted.exists():
+                    remove(self.entity_dir(entity) / f"{load_id}.parquet")
+        records = {c.compaction_id: c for c in lake.compactions}
+        replaced_by = {name: c for c in records.values() for name in c.replaces}
+        settled = False
+        while not settled:
+            settled = True
+            for compaction in list(records.values()):
+                if compaction.replaces & records.keys():
+                    continue  # what it replaces goes first, or it would be read again
+                replacer = replaced_by.get(compaction.compaction_id)
+                if replacer is not None:
+                    # Only when the replacing file is there: a lost one still needs this one.
+                    gone = (
+                        replacer.file_name is None
+                        or (self.entity_dir(replacer.entity) / replacer.file_name).exists()
+                    )
+                elif compaction.entity == MANIFEST_ENTITY:
+                    gone = not compaction.loads
+                else:
+                    gone = not compaction.loads.keys() & committed
+                if not gone:
+                    continue
+                if compaction.file_name:
+                    remove(self.entity_dir(compaction.entity) / compaction.file_name)
+                remove(self.entity_dir(COMPACTIONS) / f"{compaction.compaction_id}.parquet")
+                del records[compaction.compaction_id]
+                settled = False
+        for folder in {path.parent for path in removed}:
+            fsync_dir(folder)
+        return removed
+
     def withdraw(self, load_id: str) -> list[Path]:
         """Take a committed load out of the lake: its manifest row first (from then on the load
-        is not committed), then whatever files of it remain. Returns the files removed."""
+        is not committed), then its rows in compacted files and whatever files of it remain.
+        Returns the files removed."""
+        from ingest.compaction import drop_from_manifest, drop_withdrawn  # built on Lake
+
         with self.locked(f"withdrawing load {load_id}"):
-            if load_id not in self.committed_load_ids():
+            lake = self.files()
+            if load_id not in lake.committed:
                 raise SpotiflowError(
                     f"no committed load {load_id!r} in {self.root} (the loads are listed in "
-                    "marts.fct_loads and named by the files in lake/loads/)"
+                    "marts.fct_loads)"
                 )
             # First the note that the marts must be rebuilt whole (incremental models only see
             # loads arriving): a new mark, which every warehouse built before it lacks.
             write_text_atomically(self.full_refresh_marker, f"{load_id} {uuid.uuid4().hex}\n")
+            removed: list[Path] = []
             manifest_file = self.entity_dir(MANIFEST_ENTITY) / f"{load_id}.parquet"
-            manifest_file.unlink()
-            fsync_dir(manifest_file.parent)
-            return [manifest_file, *self.recover()]
+            if manifest_file.exists():
+                manifest_file.unlink()
+                fsync_dir(manifest_file.parent)
+                removed.append(manifest_file)
+            # A compacted manifest holding the load is replaced by one without it.
+            drop_from_manifest(self, lake, load_id)
+            drop_withdrawn(self)
+            return [*removed, *self.recover()]
 
     def land(self, result: ReadResult) -> LoadReport:
         """Land one reader's result: nothing new if the same input was landed before."""
@@ -318,16 +395,12 @@ class Lake:
     def _without_restated_profiles(self, profiles: pa.Table) -> tuple[pa.Table, int]:
         """Drop profile rows that restate the zone already in effect (a batch re-sending every
         listener's zone would otherwise look like a change, and rebuild all their days)."""
-        landed = [
-            pq.read_table(path, columns=["user_id", "time_zone", "set_at"])
-            for path in self.committed_files(PROFILES_ENTITY)
-        ]
+        landed = self.committed(PROFILES_ENTITY).read(["user_id", "time_zone", "set_at"])
         in_effect: dict[str, tuple[datetime, str]] = {}
-        for table in landed:
-            for row in table.to_pylist():
-                current = in_effect.get(row["user_id"])
-                if current is None or row["set_at"] > current[0]:
-                    in_effect[row["user_id"]] = (row["set_at"], row["time_zone"])
+        for row in landed.to_pylist():
+            current = in_effect.get(row["user_id"])
+            if current is None or row["set_at"] > current[0]:
+                in_effect[row["user_id"]] = (row["set_at"], row["time_zone"])
         keep = [
             row["user_id"] not in in_effect or in_effect[row["user_id"]][1] != row["time_zone"]
             for row in profiles.select(["user_id", "time_zone"]).to_pylist()

@@ -3,7 +3,8 @@
 dbt tests the models (grain, ranges, relationships). This checkpoint checks the lake as landed,
 committed loads only, before any model reads it, and reconciles the lake, its manifest and the
 marts with each other: every rejected row is in the lake, every load reaches the marts, each
-load's rows are in its file and in what dbt's sources read. (That every staged play is counted
+load's rows are in its file (its own, or the compacted file that holds them) and in what dbt's
+sources read. (That every staged play is counted
 once is the warehouse's own affair: a dbt test, tests/data/singular.) A failure names the data
 set, the check, how many rows fail and an example row (by its key columns).
 
@@ -18,17 +19,16 @@ import json
 import logging
 import os
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ingest.engines import Warehouse, open_warehouse
 from ingest.landing import Lake
-from ingest.schemas import AUDIO_FEATURES, ENTITIES, lake_schema
+from ingest.schemas import AUDIO_FEATURES, ENTITIES
 from ingest.settings import Settings
 
 # Expectation kinds used below -> (GX expectation class name, how a failure reads).
@@ -156,13 +156,9 @@ class QualityReport:
 
 
 def _register_lake(connection: duckdb.DuckDBPyConnection, lake: Lake, entity: str) -> None:
-    """lake_<entity>: the entity's committed files, read by path (no glob), for this
-    connection only."""
-    tables = [pq.read_table(path) for path in lake.committed_files(entity)]
-    table = pa.concat_tables(
-        [lake_schema(entity).empty_table(), *tables], promote_options="permissive"
-    )
-    connection.register(f"lake_{entity}", table)
+    """lake_<entity>: the entity's committed rows, read by path (no glob), for this connection
+    only."""
+    connection.register(f"lake_{entity}", lake.committed(entity).read())
 
 
 def _lake_rows(warehouse: Warehouse, lake: Lake) -> pd.DataFrame:
@@ -170,7 +166,9 @@ def _lake_rows(warehouse: Warehouse, lake: Lake) -> pd.DataFrame:
     manifest counted rows per entity are not listed)."""
     rows = []
     read: dict[str, dict[str, int]] = {}
-    manifest = lake.manifest()
+    in_lake: dict[str, Counter[str]] = {}
+    state = lake.files()
+    manifest = state.manifest
     loads = (
         manifest.select(["load_id", "entity_rows"]).to_pylist()
         if "entity_rows" in manifest.column_names
@@ -186,17 +184,18 @@ def _lake_rows(warehouse: Warehouse, lake: Lake) -> pd.DataFrame:
                 rows.append({"load_id": load["load_id"], "entity": entity,
                              "manifest_rows": count, "lake_rows": 0, "source_rows": 0})  # fmt: skip
                 continue
-            path = lake.entity_dir(entity) / f"{load['load_id']}.parquet"
             if entity not in read:
                 read[entity] = dict(
                     warehouse.rows(f"select load_id, count(*) from lake.{entity} group by load_id")
                 )
+                # Its own file's rows, or its rows in the compacted file that holds them.
+                in_lake[entity] = state.entity(entity).rows_by_load()
             rows.append(
                 {
                     "load_id": load["load_id"],
                     "entity": entity,
                     "manifest_rows": count,
-                    "lake_rows": pq.read_metadata(path).num_rows if path.is_file() else 0,
+                    "lake_rows": in_lake[entity][load["load_id"]],
                     "source_rows": read[entity].get(load["load_id"], 0),
                 }
             )

@@ -97,6 +97,10 @@ class Settings:
                             tool) to let go of the DuckDB file before it names it (default 30)
     SPOTIFLOW_REFRESH_API   whether `spotiflow refresh` polls the Web API: auto (when a Spotify
                             app is configured), on, off (default: auto)
+    SPOTIFLOW_COMPACT_AFTER_FILES  `spotiflow refresh` compacts an entity read from more files
+                            than this (default 100: about four days of hourly polls)
+    SPOTIFLOW_COMPACT_TARGET_ROWS  rows a compacted file grows to; files with as many are left
+                            alone (default 1,000,000: tens of MB of plays)
     """
 
     project_dir: Path
@@ -110,6 +114,8 @@ class Settings:
     duckdb_temp_directory_override: Path | None = None
     archive_limits: ArchiveLimits = ArchiveLimits()
     warehouse_lock_wait: int = 30
+    compact_after_files: int = 100
+    compact_target_rows: int = 1_000_000
     engine: str = "duckdb"
     postgres_database: str = "spotiflow"
     # Set while a build writes: the DuckDB file it builds in (ingest/publish.py), not the one
@@ -186,6 +192,8 @@ class Settings:
             refresh_api=_choice(env, "SPOTIFLOW_REFRESH_API", ("auto", "on", "off")),
             archive_limits=ArchiveLimits.from_env(env),
             warehouse_lock_wait=_positive(env, "SPOTIFLOW_WAREHOUSE_LOCK_WAIT", 30),
+            compact_after_files=_positive(env, "SPOTIFLOW_COMPACT_AFTER_FILES", 100),
+            compact_target_rows=_positive(env, "SPOTIFLOW_COMPACT_TARGET_ROWS", 1_000_000),
             duckdb_temp_directory_override=(
                 Path(env["SPOTIFLOW_DUCKDB_TEMP_DIRECTORY"]).resolve()
                 if env.get("SPOTIFLOW_DUCKDB_TEMP_DIRECTORY")

@@ -1,7 +1,8 @@
 """PostgreSQL as the engine: the lake's committed loads copied in, and a reader of the marts.
 
-PostgreSQL cannot read Parquet, so before dbt runs each committed load's file is copied into
-`lake.<entity>` (COPY), one transaction per load and entity that also records it in
+PostgreSQL cannot read Parquet, so before dbt runs each committed load's rows (from its own file,
+or the compacted file that holds them) are copied into `lake.<entity>` (COPY), one transaction
+per load and entity that also records it in
 `lake._copied_loads`: a load is copied once however often builds run, and a load withdrawn from
 the manifest (`spotiflow forget`) is deleted again. The server is libpq's: PGHOST, PGPORT,
 PGUSER, PGPASSWORD and PGDATABASE (the database defaults to `spotiflow`).
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from ingest.errors import SpotiflowError
+from ingest.lake_files import conform
 from ingest.landing import MANIFEST_ENTITY, Lake
 from ingest.schemas import ENTITIES, lake_schema
 from ingest.settings import Settings
@@ -143,9 +144,9 @@ class LakeCopy:
     withdrawn: int
 
 
-def _missing_file_error(lake: Lake, entity: str, load_id: str) -> SpotiflowError:
+def _missing_file_error(lake: Lake, path: Path, load_id: str) -> SpotiflowError:
     return SpotiflowError(
-        f"the lake in {lake.root} has lost {entity}/{load_id}.parquet of committed load "
+        f"the lake in {lake.root} has lost {path.parent.name}/{path.name} of committed load "
         f"{load_id}. Restore the file from a backup, or withdraw the load with `spotiflow "
         f"forget {load_id}` (it rebuilds the marts without the load)."
     )
@@ -164,8 +165,11 @@ def _expected_files(lake: Lake) -> list[tuple[str, str]]:
 
 
 def publish_lake(settings: Settings, lake: Lake) -> LakeCopy:
-    """Copy the committed loads PostgreSQL does not have yet; delete those withdrawn."""
+    """Copy the committed loads PostgreSQL does not have yet (each from whichever file holds its
+    rows: its own, or a compacted one); delete those withdrawn."""
     expected = _expected_files(lake)
+    state = lake.files()
+    holders = {entity: state.entity(entity) for entity in {entity for entity, _ in expected}}
     copied = rows = withdrawn = 0
     with connect(settings) as connection:
         with connection, connection.cursor() as cursor:
@@ -185,10 +189,10 @@ def publish_lake(settings: Settings, lake: Lake) -> LakeCopy:
         for entity, load_id in expected:
             if (entity, load_id) in present:
                 continue
-            path = lake.entity_dir(entity) / f"{load_id}.parquet"
+            path = holders[entity].file_of(load_id)
             if not path.exists():
-                raise _missing_file_error(lake, entity, load_id)
-            table = _read_for_copy(path, entity)
+                raise _missing_file_error(lake, path, load_id)
+            table = _read_for_copy(holders[entity].load_rows(load_id), entity)
             # The rows and the record of them in one transaction: copied once, or not at all.
             with connection, connection.cursor() as cursor:
                 columns = ", ".join(_ident(name) for name in table.column_names)
@@ -210,15 +214,6 @@ def publish_lake(settings: Settings, lake: Lake) -> LakeCopy:
     return LakeCopy(copied=copied, rows=rows, withdrawn=withdrawn)
 
 
-def _read_for_copy(path: Path, entity: str) -> pa.Table:
-    """A load's file with the entity's columns (older files lack newer ones: null)."""
-    schema = lake_schema(entity)
-    table = pq.read_table(path)
-    columns = [
-        table.column(field.name).cast(field.type)
-        if field.name in table.column_names
-        else pa.nulls(table.num_rows, field.type)
-        for field in schema
-    ]
-    nullable = pa.schema([field.with_nullable(True) for field in schema])
-    return _without_nul(pa.table(columns, schema=nullable))
+def _read_for_copy(table: pa.Table, entity: str) -> pa.Table:
+    """A load's rows with the entity's columns (older files lack newer ones: null)."""
+    return _without_nul(conform(table, entity))

@@ -89,15 +89,20 @@ def _view(connection, schema: str, table: str, files: list[str], contract) -> No
 
 
 def _lake_views(connection, settings: Settings) -> None:
-    lake = Lake(settings.lake_dir)
+    lake = Lake(settings.lake_dir).files()
     connection.execute("create schema if not exists lake")
     for entity in ENTITIES:
-        files = [str(lake.entity_dir(entity) / "_schema.parquet")] + [
-            str(path) for path in lake.committed_files(entity)
-        ]
+        committed = lake.entity(entity)
+        files = [str(committed.folder / "_schema.parquet"), *map(str, committed.files)]
+        # Rows of withdrawn loads a compacted file still holds are left out.
+        keep = (
+            f" where load_id not in ({', '.join(map(sql_literal, committed.withdrawn))})"
+            if committed.withdrawn
+            else ""
+        )
         connection.execute(
             f"create view lake.{_quoted(entity)} as select * from read_parquet("
-            f"[{', '.join(map(sql_literal, files))}], union_by_name = true)"
+            f"[{', '.join(map(sql_literal, files))}], union_by_name = true){keep}"
         )
 
 

@@ -1,9 +1,11 @@
 {#-
   The lake as its manifest has it. Every source of the lake (sources with meta lake: true) is a
-  relation in the schema `lake` that reads exactly the committed loads' files: a file a killed
-  landing left is not read, whoever builds (`spotiflow build` or a raw `dbt build`). on-run-start
-  (re)creates them from the manifest, and fails the run, naming the load, when a committed
-  load's file is gone: the marts would otherwise keep rows the lake no longer holds.
+  relation in the schema `lake` that reads exactly the committed loads' rows: a file a killed
+  landing or compaction left is not read, whoever builds (`spotiflow build` or a raw `dbt
+  build`). on-run-start (re)creates them from the compaction records and the manifest, and fails
+  the run, naming the load, when a committed load's file is gone: the marts would otherwise keep
+  rows the lake no longer holds. Which files are read is one rule, _committed_lake below, the
+  same as ingest/lake_files.py's in Python.
 -#}
 
 {% macro lake_root() -%}
@@ -43,31 +45,129 @@
         | replace("'", "''")) }}
 {%- endmacro %}
 
-{#- The committed loads (load_id -> true, and '_schema'), from the manifest's rows (load_id,
-    entities, rows_rejected) and the files found ('<entity>/<name>' -> path): a compile error,
-    naming the first load, when a committed load's file is gone. -#}
-{% macro _committed_loads(root, loads, found) -%}
-    {%- set committed = {'_schema': true} -%}
-    {%- set missing = [] -%}
+{#- The live compactions' loads: entity -> {load_id: the compacted file's name without
+    .parquet}, from the records' rows (compaction_id, entity, file_name, load_id, replaces). A
+    compaction is live while no other record replaces it. -#}
+{% macro _lake_compactions(records) -%}
+    {%- set replaced = {} -%}
+    {%- for record in records if record[4] is not none -%}
+        {%- do replaced.update({record[4]: true}) -%}
+    {%- endfor -%}
+    {%- set held = {} -%}
+    {%- for record in records
+            if record[3] is not none and record[2] is not none and record[0] not in replaced -%}
+        {%- if record[1] not in held -%}
+            {%- do held.update({record[1]: {}}) -%}
+        {%- endif -%}
+        {%- do held[record[1]].update({record[3]: record[2][:-8]}) -%}
+    {%- endfor -%}
+    {{ return(held) }}
+{%- endmacro %}
+
+{#- The manifest's files ('loads/<name>' keys of `listed`, the loads folder's files): the live
+    compacted manifests, and the per-load ones (loads/<load_id>) no live compaction holds. A
+    compacted manifest that is gone fails the run: its loads would silently leave the lake. -#}
+{% macro _manifest_keys(root, held, listed) -%}
+    {%- set holds = held.get('loads', {}) -%}
+    {%- set keys = [] -%}
+    {%- for name in holds.values() | unique | sort -%}
+        {%- if ('loads/' ~ name) not in listed -%}
+            {%- do exceptions.raise_compiler_error(
+                "the lake in " ~ root ~ " has lost loads/" ~ name ~ ".parquet, the manifest of "
+                ~ "compacted loads: restore it from a backup before anything else lands or builds"
+            ) -%}
+        {%- endif -%}
+        {%- do keys.append('loads/' ~ name) -%}
+    {%- endfor -%}
+    {%- for key in listed.keys() | sort -%}
+        {%- set name = key.split('/')[1] -%}
+        {%- if not name.startswith('_') and not name.startswith('compacted-')
+                and name not in holds -%}
+            {%- do keys.append(key) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(keys) }}
+{%- endmacro %}
+
+{#- What each entity's source reads: entity -> {'files': ['<entity>/<name>' keys of `found`],
+    'withdrawn': [load ids]}, from the manifest's rows (load_id, entities, rows_rejected), the
+    live compactions (held), the manifest's own keys and the files found ('<entity>/<name>' ->
+    path). An entity reads the live compacted files holding a committed load and the committed
+    loads' own files no live compaction holds; rows of loads no longer committed (withdrawn)
+    in those compacted files are left out. A compile error, naming the first file and its load,
+    when a committed load's file is gone. -#}
+{% macro _committed_lake(root, loads, held, manifest_keys, found, entities) -%}
+    {%- set committed = {} -%}
     {%- for load in loads -%}
         {%- do committed.update({load[0]: true}) -%}
+    {%- endfor -%}
+    {%- set missing = {} -%}
+    {%- for load in loads -%}
         {%- set written = load[1].split(',') | reject('equalto', '') | list
             + (['rejects'] if load[2] > 0 else []) -%}
-        {%- for entity in written if (entity ~ '/' ~ load[0]) not in found -%}
-            {%- do missing.append(entity ~ '/' ~ load[0]) -%}
+        {%- for entity in written -%}
+            {%- set key = entity ~ '/' ~ held.get(entity, {}).get(load[0], load[0]) -%}
+            {%- if key not in found and key not in missing -%}
+                {%- do missing.update({key: load[0]}) -%}
+            {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
     {%- if missing -%}
-        {%- set first_load = missing[0].split('/')[1] -%}
+        {%- set first = missing.keys() | sort | first -%}
+        {%- set first_load = missing[first] -%}
         {%- do exceptions.raise_compiler_error(
             missing | length ~ " file(s) of committed loads are gone from the lake in " ~ root
-            ~ ", first " ~ missing[0] ~ ".parquet of load " ~ first_load
+            ~ ", first " ~ first ~ ".parquet of load " ~ first_load
             ~ ". Restore the files from a backup, or withdraw the load with `spotiflow forget "
             ~ first_load ~ "` (it rebuilds the marts without the load; ingest its input again "
             ~ "to land it anew)."
         ) -%}
     {%- endif -%}
-    {{ return(committed) }}
+    {%- set plan = {'loads': {'files': manifest_keys, 'withdrawn': []}} -%}
+    {%- for entity in entities if entity != 'loads' -%}
+        {%- set holds = held.get(entity, {}) -%}
+        {%- set reading = [] -%}
+        {%- for load, name in holds.items() | sort -%}
+            {%- if load in committed and (entity ~ '/' ~ name) not in reading -%}
+                {%- do reading.append(entity ~ '/' ~ name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set withdrawn = [] -%}
+        {%- for load, name in holds.items() | sort -%}
+            {%- if load not in committed and (entity ~ '/' ~ name) in reading -%}
+                {%- do withdrawn.append(load) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set files = [] -%}
+        {%- for key in reading if key in found -%}
+            {%- do files.append(key) -%}
+        {%- endfor -%}
+        {%- for key in found.keys() | sort -%}
+            {%- set parts = key.split('/') -%}
+            {%- if parts[0] == entity and parts[1] in committed and parts[1] not in holds -%}
+                {%- do files.append(key) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- do plan.update({entity: {'files': files, 'withdrawn': withdrawn}}) -%}
+    {%- endfor -%}
+    {{ return(plan) }}
+{%- endmacro %}
+
+{% macro _duckdb_string(value) -%}
+    {{ return("'" ~ value | replace("'", "''") ~ "'") }}
+{%- endmacro %}
+
+{#- A condition leaving out rows of withdrawn loads (literal: the engine's string literal);
+    none, so filters push down whole, when there are none. -#}
+{% macro _without_loads(withdrawn, literal) -%}
+    {%- if not withdrawn -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- for load in withdrawn -%}
+        {%- do names.append(literal(load)) -%}
+    {%- endfor -%}
+    {{ return("load_id not in (" ~ names | join(', ') ~ ")") }}
 {%- endmacro %}
 
 {% macro duckdb__publish_committed_lake() -%}
@@ -84,11 +184,29 @@
             ~ "the lake out"
         ) -%}
     {%- endfor -%}
-    {#- The manifest first, then the files: a landing writes its files before its manifest
-        row, so every load read here has its files listed below unless they are truly gone. -#}
-    {%- set loads = run_query(
-        "select load_id, coalesce(entities, '') as entities, rows_rejected from read_parquet('"
-        ~ pattern ~ "/loads/*.parquet', union_by_name = true) order by load_id"
+    {#- The records first, then the manifest, then the files: a compaction writes its file
+        before its record, a landing its files before its manifest row, so every file read
+        here is listed below unless it is truly gone. -#}
+    {%- set records = [] if 'compactions' not in laid_out else run_query(
+        "select compaction_id, entity, file_name, load_id, replaces from read_parquet('"
+        ~ pattern ~ "/compactions/*.parquet', union_by_name = true) order by compaction_id"
+    ).rows -%}
+    {%- set held = _lake_compactions(records) -%}
+    {%- set listed = {} -%}
+    {%- for row in run_query(
+        "select replace(string_split(file, '/')[-1], '.parquet', ''), file from glob('"
+        ~ pattern ~ "/loads/*.parquet') order by file"
+    ).rows -%}
+        {%- do listed.update({'loads/' ~ row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {%- set manifest_keys = _manifest_keys(root, held, listed) -%}
+    {%- set manifest_paths = [] -%}
+    {%- for key in manifest_keys -%}
+        {%- do manifest_paths.append("'" ~ _duckdb_literal_path(listed[key]) ~ "'") -%}
+    {%- endfor -%}
+    {%- set loads = [] if not manifest_paths else run_query(
+        "select load_id, coalesce(entities, '') as entities, rows_rejected from read_parquet(["
+        ~ manifest_paths | join(', ') ~ "], union_by_name = true) order by load_id"
     ).rows -%}
     {%- set found = {} -%}
     {%- for row in run_query(
@@ -97,17 +215,18 @@
     ).rows -%}
         {%- do found.update({row[0] ~ '/' ~ row[1]: row[2]}) -%}
     {%- endfor -%}
-    {%- set committed = _committed_loads(root, loads, found) -%}
+    {%- do found.update(listed) -%}
+    {%- set plan = _committed_lake(root, loads, held, manifest_keys, found, sources.keys() | list) -%}
     {%- do run_query("create schema if not exists " ~ target.database ~ ".lake") -%}
     {%- for entity, relation in sources.items() | sort -%}
-        {%- set paths = [] -%}
-        {%- for key, file in found.items() | sort
-                if key.split('/')[0] == entity and key.split('/')[1] in committed -%}
-            {%- do paths.append("'" ~ _duckdb_literal_path(file) ~ "'") -%}
+        {%- set paths = ["'" ~ _duckdb_literal_path(found[entity ~ '/_schema']) ~ "'"] -%}
+        {%- for key in plan[entity]['files'] -%}
+            {%- do paths.append("'" ~ _duckdb_literal_path(found[key]) ~ "'") -%}
         {%- endfor -%}
+        {%- set keep = _without_loads(plan[entity]['withdrawn'], _duckdb_string) -%}
         {%- do run_query(
             "create or replace view " ~ relation ~ " as select * from read_parquet(["
-            ~ paths | join(', ') ~ "], union_by_name = true)"
+            ~ paths | join(', ') ~ "], union_by_name = true)" ~ (" where " ~ keep if keep else "")
         ) -%}
     {%- endfor -%}
     {{ return('') }}
@@ -166,7 +285,9 @@
         ) -%}
     {%- endfor -%}
     {%- do run_query("create schema if not exists lake") -%}
-    {%- for entity in ['loads'] + (sources.keys() | list | sort) -%}
+    {%- set tables = ['loads'] + (sources.keys() | list | sort)
+        + (['compactions'] if 'compactions/_schema' in schemas else []) -%}
+    {%- for entity in tables | unique -%}
         {%- do run_query(
             "create or replace temporary view spotiflow_lake_schema using parquet options (path "
             ~ spark_string_literal(schemas[entity ~ '/_schema']) ~ ", ignoredPathSegmentRegex '^[.]')"
@@ -187,25 +308,39 @@
             ~ ") using parquet location " ~ spark_string_literal(root ~ '/' ~ entity)
         ) -%}
     {%- endfor -%}
-    {#- The manifest first, then the files: a landing writes its files before its manifest
-        row, so every load read here has its files listed below unless they are truly gone. -#}
-    {%- set loads = run_query(
+    {#- The records first, then the manifest, then the files: a compaction writes its file
+        before its record, a landing its files before its manifest row, so every file read
+        here is listed below unless it is truly gone. -#}
+    {%- set records = [] if 'compactions/_schema' not in schemas else run_query(
+        "select compaction_id, entity, file_name, load_id, replaces "
+        ~ "from lake.`files__compactions` order by compaction_id"
+    ).rows -%}
+    {%- set held = _lake_compactions(records) -%}
+    {%- set listed = _spark_lake_files(root, 'loads/*.parquet') -%}
+    {%- set manifest_keys = _manifest_keys(root, held, listed) -%}
+    {%- set manifest_names = [] -%}
+    {%- for key in manifest_keys -%}
+        {%- do manifest_names.append(spark_string_literal(key.split('/')[1] ~ '.parquet')) -%}
+    {%- endfor -%}
+    {%- set loads = [] if not manifest_names else run_query(
         "select load_id, coalesce(entities, '') as entities, rows_rejected "
-        ~ "from lake.`files__loads` order by load_id"
+        ~ "from lake.`files__loads` where _metadata.file_name in ("
+        ~ manifest_names | join(', ') ~ ") order by load_id"
     ).rows -%}
     {%- set found = _spark_lake_files(root, '*/*.parquet') -%}
-    {%- set committed = _committed_loads(root, loads, found) -%}
+    {%- do found.update(listed) -%}
+    {%- set plan = _committed_lake(root, loads, held, manifest_keys, found, sources.keys() | list) -%}
     {%- for entity, relation in sources.items() | sort -%}
         {%- set files = [] -%}
-        {%- for key in found.keys() | sort
-                if key.split('/')[0] == entity and key.split('/')[1] in committed
-                and key.split('/')[1] != '_schema' -%}
+        {%- for key in plan[entity]['files'] -%}
             {%- do files.append(spark_string_literal(key.split('/')[1] ~ '.parquet')) -%}
         {%- endfor -%}
+        {%- set keep = _without_loads(plan[entity]['withdrawn'], spark_string_literal) -%}
         {%- do run_query(
             "create or replace view lake.`" ~ entity ~ "` as select * from lake.`files__"
             ~ entity ~ "` where "
             ~ ("_metadata.file_name in (" ~ files | join(', ') ~ ")" if files else "false")
+            ~ (" and " ~ keep if keep else "")
         ) -%}
     {%- endfor -%}
     {{ return('') }}
