@@ -14,7 +14,8 @@ from ingest.settings import Settings
 # The incremental models, by schema.
 INCREMENTAL_INTERMEDIATE = ("int_plays_deduplicated", "int_recommendations_positioned",
                             "int_recommendation_lists_matched",
-                            "int_track_days_aggregated")  # fmt: skip
+                            "int_track_days_aggregated",
+                            "int_recommendation_lists_scored")  # fmt: skip
 INCREMENTAL_MARTS = ("fct_plays", "fct_daily_listening", "fct_daily_track_plays",
                      "fct_weekly_listening", "fct_weekly_top_songs",
                      "fct_population_daily_listening", "fct_population_weekly_listening",

@@ -37,7 +37,7 @@ def _generate(users: int, days: int, seed: int) -> None:
 # The models downstream of recommendation runs, which rebuild the local weeks a rebuilt run's
 # lists answer for.
 RUN_CHAIN = ("int_recommendation_lists_matched", "fct_predicted_vs_actual",
-             "fct_prediction_similarity")  # fmt: skip
+             "fct_prediction_similarity", "int_recommendation_lists_scored")  # fmt: skip
 
 
 def _land_a_new_run_and_a_corrected_one(settings: Settings) -> tuple[str, str]:

@@ -30,8 +30,10 @@
   A track's popularity percentile in the catalog: the share of other known-popularity tracks
   that are less popular (percent_rank: ties share the lowest rank; 0 = least, 1 = most popular).
 -#}
-{% macro popularity_percentile(popularity) -%}
-    percent_rank() over (order by {{ popularity }})
+{% macro popularity_percentile(popularity, partition_by=none) -%}
+    percent_rank() over (
+        {% if partition_by %}partition by {{ partition_by }} {% endif %}order by {{ popularity }}
+    )
 {%- endmacro %}
 
 {#- Popularity bias = mean popularity percentile of the recommendations - of the user's plays. -#}

@@ -80,7 +80,8 @@
     )
 {%- endmacro %}
 
-{#- Rebuild the played_at window `played_at` and the local days and weeks (Monday first, as
+{#- Rebuild the played_at window `played_at`, the lists generated from then (what they are
+    scored on may have moved), and the local days and weeks (Monday first, as
     dbt.date_trunc('week') on every engine) it can reach. -#}
 {% macro _play_window(played_at) -%}
     {%- set listen_date = none if played_at is none
@@ -88,6 +89,7 @@
     {{ return({
         'everything': false,
         'played_at': played_at,
+        'generated_at': played_at,
         'listen_date': listen_date,
         'week_start': none if listen_date is none
             else listen_date - modules.datetime.timedelta(days=listen_date.weekday()),

@@ -57,6 +57,11 @@ final as (
         tracks.artist_name,
         tracks.album_name,
         tracks.popularity,
+        -- Among the tracks whose popularity is known (a partition of their own).
+        case
+            when tracks.popularity is not null
+                then {{ popularity_percentile('tracks.popularity', 'tracks.popularity is null') }}
+        end as popularity_percentile,
         audio_features.acousticness,
         audio_features.danceability,
         audio_features.energy,
