@@ -39,6 +39,9 @@ SAME_MARTS = "dbt run --full-refresh, the same 3 marts and their parents"
 EXPORT_ROWS = 1_000_000
 LANDING = "spotiflow ingest spotify-export (extended history"
 RAW_JSON = "pyarrow raw JSON read + Parquet write, same records (bench/raw_json_landing.py)"
+# Rows of bench/compaction.py start so: a lake of many small loads, before and after compaction.
+COMPACTION = "compaction"
+COMPACTION_LOADS = 1_000
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,11 @@ def targets(rows: list[Row]) -> list[str]:
     """The issue's targets, as ratios within one run, for the largest population."""
     landing = next(row for row in rows if row.step.startswith(LANDING))
     raw_json = next(row for row in rows if row.step == RAW_JSON)
-    largest = max(row.plays for row in rows if row.step != RAW_JSON and row is not landing)
+    largest = max(
+        row.plays
+        for row in rows
+        if row.step != RAW_JSON and row is not landing and not row.step.startswith(COMPACTION)
+    )
     by_step = {row.step: row for row in rows if row.plays == largest}
     build, run = by_step["dbt build --full-refresh"], by_step["dbt run --full-refresh"]
     pandas, hand, same = by_step[PANDAS], by_step[HAND_SQL], by_step[SAME_MARTS]
@@ -258,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--export-rows", type=int, default=EXPORT_ROWS, help="rows of the landed export (1M)"
     )
+    parser.add_argument(
+        "--compaction-loads",
+        type=int,
+        default=COMPACTION_LOADS,
+        help="small loads built before and after compaction (1000)",
+    )
     args = parser.parse_args(argv)
     rows: list[Row] = []
     for plays in (int(size) for size in args.sizes.split(",")):
@@ -265,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_size(plays, args.repeat)
     print(f"bench: landing an export of {args.export_rows:,} rows ...", flush=True)
     rows += bench_landing(args.export_rows, args.repeat)
+    from bench.compaction import bench_compaction  # it builds on this module
+
+    print(f"bench: {args.compaction_loads:,} small loads, before and after compaction ...")
+    rows += bench_compaction(args.compaction_loads, args.repeat)
     result = (
         f"{table(rows)}\n\nTargets (as ratios within this run):\n\n"
         + "\n".join(targets(rows))

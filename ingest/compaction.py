@@ -7,9 +7,10 @@ by writing its record, `compactions/<id>.parquet`. From then on readers read the
 instead of the loads' own files (ingest/lake_files.py). Those files stay until the next build is
 published (Lake.remove_superseded): the published build's sources still name them.
 
-The manifest (loads) is compacted like any entity: 8,800 manifest files take about 10 s to read
-in Python and several in DuckDB, and every landing and build reads the manifest. Its rows are
-untouched, so no incremental build sees a new load (finished_at, plays_from, lists_from).
+The manifest (loads) is compacted like any entity: every landing and build reads it, and a
+year's 8,800 manifest files took 25 s to read in Python (5.9 s in DuckDB) where one compacted
+file takes 0.13 s. Its rows are untouched, so no incremental build sees a new load
+(finished_at, plays_from, lists_from).
 """
 
 from __future__ import annotations
@@ -170,30 +171,32 @@ def compact(lake: Lake, target_rows: int, after_files: int = 1) -> list[EntityCo
     than after_files files, in load order, into files of up to target_rows rows, dropping rows
     of withdrawn loads from the compacted files merged. Holds the lake's lock: never beside a
     landing or a build."""
-    done = []
+    merged: dict[str, tuple[int, int]] = {}  # entity -> files and rows before
     with lake.locked("compacting the lake"):
         lake.ensure_layout()
         lake.recover()
+        # One reading serves every entity: merging one touches no other's files or records
+        # (the manifest, merged last, is read before any of it changes).
+        state = lake.files()
         for entity in ENTITIES:
-            state = lake.files()
             before = state.entity(entity)
             # Rows of withdrawn loads still in a compacted file go whatever the file count.
             if len(before.files) <= after_files and not before.withdrawn:
                 continue
-            groups = _groups(_parts(state, before), target_rows)
-            if not groups:
-                continue
-            rows_before = _rows(before)
+            parts = _parts(state, before)
+            groups = _groups(parts, target_rows)
             for group in groups:
                 paths = [part.path for part in group]
                 _merge(lake, entity, paths, before.withdrawn, _replaced(state, entity, paths))
-            after = lake.committed(entity)
-            done.append(
-                EntityCompaction(
-                    entity, len(before.files), len(after.files), rows_before, _rows(after)
-                )
+            if groups:
+                merged[entity] = (len(parts), sum(part.rows for part in parts))
+        now = lake.files()
+        return [
+            EntityCompaction(
+                entity, files, len(now.entity(entity).files), rows, _rows(now.entity(entity))
             )
-    return done
+            for entity, (files, rows) in merged.items()
+        ]
 
 
 def drop_from_manifest(lake: Lake, state: LakeFiles, load_id: str) -> None:
