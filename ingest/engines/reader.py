@@ -34,6 +34,24 @@ _PG_TYPES: dict[int, pa.DataType] = {
 }
 
 
+_PG_NUMERIC = 1700
+
+
+def _pg_field(column: Any) -> pa.Field:
+    """A PostgreSQL result column as Arrow: a numeric of declared precision and scale (an exact
+    sum) as that decimal, as DuckDB gives it; the rest by type oid."""
+    if column.type_code == _PG_NUMERIC and column.precision and column.scale is not None:
+        return pa.field(column.name, pa.decimal128(column.precision, column.scale))
+    return pa.field(column.name, _PG_TYPES.get(column.type_code, pa.string()))
+
+
+def _pg_column(values: list, data_type: pa.DataType) -> pa.Array:
+    if pa.types.is_floating(data_type):
+        # An undeclared numeric arrives as Decimal, which Arrow will not make a double.
+        values = [None if value is None else float(value) for value in values]
+    return pa.array(values, data_type)
+
+
 def sql_literal(text: str) -> str:
     """A string as an SQL literal (DuckDB's and PostgreSQL's quoting alike)."""
     return "'" + text.replace("'", "''") + "'"
@@ -91,9 +109,7 @@ class Warehouse:
         cursor.execute(self._sql(sql), list(params))
         try:
             chunk = cursor.fetchmany(rows)  # a named cursor describes its columns on first fetch
-            schema = pa.schema(
-                [pa.field(c[0], _PG_TYPES.get(c[1], pa.string())) for c in cursor.description]
-            )
+            schema = pa.schema([_pg_field(column) for column in cursor.description])
         except BaseException:
             cursor.close()
             raise
@@ -102,7 +118,10 @@ class Warehouse:
             with cursor:
                 while chunk:
                     yield pa.record_batch(
-                        [pa.array([row[i] for row in chunk], f.type) for i, f in enumerate(schema)],
+                        [
+                            _pg_column([row[i] for row in chunk], f.type)
+                            for i, f in enumerate(schema)
+                        ],
                         schema=schema,
                     )
                     chunk = cursor.fetchmany(rows)

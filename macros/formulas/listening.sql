@@ -43,8 +43,9 @@
   Completion rate: the mean completion ratio over plays where it is known; likewise its exact
   sum (decimals: the same digits in any order, on every engine) over its count.
 -#}
+{#- (The sum cast again: PostgreSQL's sum of a decimal(38, 18) is an unbounded numeric.) -#}
 {% macro completion_ratio_sum(completion_ratio) -%}
-    sum(cast({{ completion_ratio }} as decimal(38, 18)))
+    cast(sum(cast({{ completion_ratio }} as decimal(38, 18))) as decimal(38, 18))
 {%- endmacro %}
 
 {% macro completion_rate_of(completion_ratio_sum, plays_with_completion_data) -%}

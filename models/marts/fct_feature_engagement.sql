@@ -27,7 +27,7 @@ played_tracks as (
         {% for feature in var('similarity_features') %}
             max(tracks.{{ feature }}) as {{ feature }},
         {% endfor %}
-        sum(track_days.completion_ratio_sum) as completion_ratio_sum,
+        {{ completion_ratio_sum('track_days.completion_ratio_sum') }} as completion_ratio_sum,
         cast(sum(track_days.plays) as {{ dbt.type_bigint() }}) as plays,
         cast(sum(track_days.streams) as {{ dbt.type_bigint() }}) as streams,
         cast(sum(track_days.stream_listened_ms) as {{ dbt.type_bigint() }}) as stream_listened_ms,
