@@ -121,11 +121,15 @@ def test_an_incremental_run_on_spark_equals_a_full_refresh(lake: Settings) -> No
         lonely = warehouse.rows(
             "select listen_date from marts.fct_daily_listening where user_id = ?", [user_id]
         )
-    # Day partitions from the window's first day were overwritten; the accuracy mart has no
-    # day to partition by and is rebuilt whole.
-    assert rebuilt == {
-        (model, model == "fct_recommendation_accuracy") for model in INCREMENTAL_MODELS
-    }
+    # Day and week partitions from the window's first day were overwritten; the models keyed
+    # by recommendation run or list have no day to partition by and are rebuilt whole, and so
+    # is what follows the runs.
+    whole = {
+        "fct_recommendation_accuracy", "int_recommendations_positioned",
+        "int_recommendation_lists_scored", "int_recommendation_lists_matched",
+        "fct_predicted_vs_actual", "fct_prediction_similarity",
+    }  # fmt: skip
+    assert rebuilt == {(model, model in whole) for model in INCREMENTAL_MODELS}
     assert lonely == [(first.date() + timedelta(days=1),)]
     incremental = snapshot(spark, INCREMENTAL_MARTS)
     run("--full-refresh")
