@@ -1,8 +1,10 @@
 """Land what the next refresh of a generated population would bring, for incremental builds.
 
-    python -m bench.append_day DATA_DIR [--late] [--duplicates]
+    python -m bench.append_day DATA_DIR [--hour] [--late] [--duplicates]
 
 - one more day of plays: the population's last day again, a day later (new play ids);
+- with --hour, one more hour instead (the hourly refresh): the plays of the population's last
+  hour again, an hour later;
 - with --late, late arrivals: a tenth of the plays of a day two weeks back, replayed an hour
   later (plays an export delivers days after they happened);
 - with --duplicates, the same listens from a better source: an extended-history export that
@@ -74,21 +76,39 @@ def _land(lake: Lake, data_dir: Path, kind: str, name: str, plays: pa.Table) -> 
     return lake.land(result).rows_landed
 
 
-def append(data_dir: Path, *, late: bool = False, duplicates: bool = False) -> dict[str, int]:
+def _since(plays: pa.Table, start) -> pa.Table:
+    return plays.filter(pc.greater(plays["played_at"], pa.scalar(start, type=pa.timestamp("us"))))
+
+
+def append(
+    data_dir: Path, *, hour: bool = False, late: bool = False, duplicates: bool = False
+) -> dict[str, int]:
     """Land the next refresh's loads; returns the rows landed per part."""
     lake = Lake(data_dir / "lake")
     plays = _plays(lake)
     latest = pc.max(plays["played_at"]).as_py()
     last_day = latest.replace(hour=0, minute=0, second=0, microsecond=0)
-    landed = {
-        "next day": _land(
-            lake,
-            data_dir,
-            "generated",
-            "next-day",
-            _moved(_day(plays, last_day), timedelta(days=1), "next-day"),
-        )
-    }
+    if hour:
+        last_hour = _since(plays, latest - timedelta(hours=1))
+        landed = {
+            "next hour": _land(
+                lake,
+                data_dir,
+                "generated",
+                "next-hour",
+                _moved(last_hour, timedelta(hours=1), "next-hour"),
+            )
+        }
+    else:
+        landed = {
+            "next day": _land(
+                lake,
+                data_dir,
+                "generated",
+                "next-day",
+                _moved(_day(plays, last_day), timedelta(days=1), "next-day"),
+            )
+        }
     if late:
         late_plays = _every(_day(plays, last_day - timedelta(days=14)), 10)
         late_plays = _moved(late_plays, timedelta(hours=1), "late")
@@ -108,10 +128,13 @@ def append(data_dir: Path, *, late: bool = False, duplicates: bool = False) -> d
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="append_day", description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--hour", action="store_true", help="one more hour, not a day")
     parser.add_argument("--late", action="store_true")
     parser.add_argument("--duplicates", action="store_true")
     args = parser.parse_args(argv)
-    for part, rows in append(args.data_dir, late=args.late, duplicates=args.duplicates).items():
+    for part, rows in append(
+        args.data_dir, hour=args.hour, late=args.late, duplicates=args.duplicates
+    ).items():
         print(f"append_day: {part}: {rows:,} plays landed")
     return 0
 

@@ -28,7 +28,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _tree_rss(root: int) -> int:
+def tree_rss(root: int) -> int:
     total, pending = 0, [root]
     while pending:
         pid = pending.pop()
@@ -53,7 +53,7 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> Measurem
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(process.pid))
+            peak = max(peak, tree_rss(process.pid))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
