@@ -16,6 +16,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 class Measurement:
     seconds: float
     peak_rss_bytes: int
+    output: str = ""
 
 
 def _children(pid: int) -> list[int]:
@@ -64,4 +65,4 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> Measurem
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-3000:]}")
-    return Measurement(seconds, peak)
+    return Measurement(seconds, peak, output)

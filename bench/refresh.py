@@ -1,6 +1,8 @@
 """The refresh a team runs, timed as they run it: `spotiflow build` (dbt build, the quality
-checkpoint, publication) from scratch, with nothing new, after one more hour and after one more
-day landed; and the dashboard's first view in a real browser, idle and while a build writes.
+checkpoint, publication) from scratch; `spotiflow refresh` (cron's command: no API configured,
+nothing dropped, so it builds, checks and publishes) with nothing new, after one more hour and
+after one more day landed; and the dashboard's first view in a real browser, idle and while a
+build writes. Each build's own account of its time by step is kept with its row.
 
 Each timed refresh starts from the same published warehouse (both build slots present, as after
 any second build): a copy of it, the lake by hard links (loads never change).
@@ -25,8 +27,9 @@ from ingest.dashboard_server import dashboard_environment, streamlit_command
 from ingest.settings import Settings
 
 BUILD_FULL = "spotiflow build --full-refresh (dbt build, checkpoint, publish)"
-BUILD_NOTHING_NEW = "spotiflow build, nothing new landed"
-BUILD_AFTER = "spotiflow build after one more {part} landed ({rows:,} plays)"
+BUILD_NOTHING_NEW = "spotiflow refresh, nothing new landed"
+BUILD_AFTER = "spotiflow refresh after one more {part} landed ({rows:,} plays)"
+PHASES = "build: time by step: "
 VIEW_IDLE = "dashboard first view (real browser), no build running"
 VIEW_DURING = "dashboard first view (real browser), while spotiflow build --full-refresh writes"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,10 +53,28 @@ def _median(runs: list[Measurement]) -> tuple[float, float]:
     )
 
 
+def phases(runs: list[Measurement]) -> tuple[tuple[str, float], ...]:
+    """The build's time by step ("build: time by step: dbt build 12.3 s, ..."), median of runs."""
+    steps: dict[str, list[float]] = {}
+    for run in runs:
+        # Printed by `spotiflow build`; `spotiflow refresh` logs it after a prefix of its own.
+        line = next((ln for ln in run.output.splitlines() if PHASES in ln), PHASES)
+        for step in filter(None, line.split(PHASES, 1)[1].strip().split(", ")):
+            name, seconds = step.rsplit(" ", 2)[0], float(step.rsplit(" ", 2)[1])
+            steps.setdefault(name, []).append(seconds)
+    return tuple((name, statistics.median(times)) for name, times in steps.items())
+
+
 def bench_refresh(plays: int, data_dir: Path, repeat: int, spotiflow: str, env) -> list:
     """Rows for the refresh (see the module's docstring); `env(data_dir)` is the bench's
     environment for a data dir."""
     from bench.run import Row, slowest_nodes  # bench.run imports this module
+
+    def refresh_env(path: Path) -> dict[str, str]:
+        return {**env(path), "SPOTIFLOW_REFRESH_API": "off"}
+
+    def row(step: str, runs: list[Measurement]) -> Row:
+        return Row(plays, step, *_median(runs), len(runs), slowest_nodes(), phases(runs))
 
     published = data_dir.parent / f"{data_dir.name}-published"
     shutil.rmtree(published, ignore_errors=True)
@@ -63,19 +84,18 @@ def bench_refresh(plays: int, data_dir: Path, repeat: int, spotiflow: str, env) 
     rows = []
     full = [run_measured([spotiflow, "build", "--full-refresh"], env(published), project)
             for _ in range(repeat)]  # fmt: skip
-    rows.append(Row(plays, BUILD_FULL, *_median(full), len(full), slowest_nodes()))
-    nothing = [run_measured([spotiflow, "build"], env(published), project)
+    rows.append(row(BUILD_FULL, full))
+    nothing = [run_measured([spotiflow, "refresh"], refresh_env(published), project)
                for _ in range(repeat)]  # fmt: skip
-    rows.append(Row(plays, BUILD_NOTHING_NEW, *_median(nothing), len(nothing), slowest_nodes()))
+    rows.append(row(BUILD_NOTHING_NEW, nothing))
     work = data_dir.parent / f"{data_dir.name}-refresh"
     for part in ("hour", "day"):
         runs, landed = [], 0
         for _ in range(repeat):
             _copy(published, work)
             landed = next(iter(append(work, hour=part == "hour").values()))
-            runs.append(run_measured([spotiflow, "build"], env(work), project))
-        step = BUILD_AFTER.format(part=part, rows=landed)
-        rows.append(Row(plays, step, *_median(runs), len(runs), slowest_nodes()))
+            runs.append(run_measured([spotiflow, "refresh"], refresh_env(work), project))
+        rows.append(row(BUILD_AFTER.format(part=part, rows=landed), runs))
     shutil.rmtree(work, ignore_errors=True)
     rows += bench_first_view(plays, published, repeat, spotiflow, env)
     shutil.rmtree(published, ignore_errors=True)

@@ -63,6 +63,8 @@ class Row:
     runs: int
     # For dbt steps: the slowest nodes of the last run (name, seconds), from run_results.json.
     slowest: tuple[tuple[str, float], ...] = ()
+    # For spotiflow builds: their time by step (name, median seconds), as the build reports it.
+    phases: tuple[tuple[str, float], ...] = ()
 
 
 def slowest_nodes(count: int = 8) -> tuple[tuple[str, float], ...]:
@@ -285,6 +287,9 @@ def where_time_goes(rows: list[Row]) -> str:
         if row.slowest and row.plays >= largest:
             nodes = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in row.slowest)
             lines.append(f"- {row.plays:,} plays, {row.step}: {nodes}")
+            if row.phases:
+                steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in row.phases)
+                lines.append(f"  - time by step: {steps}")
     return "\n".join(lines)
 
 
@@ -293,7 +298,16 @@ def _kept_rows() -> dict[str, list[Row]]:
         return {}
     saved = json.loads(ROWS_FILE.read_text())
     return {
-        part: [Row(**{**row, "slowest": tuple(map(tuple, row["slowest"]))}) for row in rows]
+        part: [
+            Row(
+                **{
+                    **row,
+                    "slowest": tuple(map(tuple, row["slowest"])),
+                    "phases": tuple(map(tuple, row.get("phases", ()))),
+                }
+            )
+            for row in rows
+        ]
         for part, rows in saved.items()
     }
 

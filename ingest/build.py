@@ -3,12 +3,35 @@ build's own place; then, only if all passed, publication to readers (ingest/publ
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
+
 from ingest import publish
 from ingest.dbt import DbtSession
 from ingest.engines import mark_built, prepare_lake
 from ingest.errors import BuildError
 from ingest.landing import Lake
 from ingest.settings import Settings
+
+
+class Phases:
+    """Where a build's time went, step by step: what an hourly refresh pays whatever it brings."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    def line(self) -> str:
+        steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
+        return f"build: time by step: {steps}"
 
 
 def _failure_summary(error: BaseException) -> str:
@@ -20,9 +43,19 @@ def _failure_summary(error: BaseException) -> str:
     return "it stopped before its tests ended"
 
 
-def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = False) -> None:
+def build(
+    settings: Settings,
+    *,
+    run_checks: bool = True,
+    full_refresh: bool = False,
+    unit_tests: bool = True,
+) -> None:
     """Build every model and test; publish the build if everything passed, else fail with a
     readable summary and leave readers on the last published build.
+
+    Without `unit_tests` (the unattended refresh: new data, the same code) dbt's unit tests,
+    which test the SQL on fixed inputs and never the data, are left out, as dbt advises for
+    production runs; data tests and the checkpoint still run.
 
     The build holds the lake's lock: it never reads a load that is still being written, and
     what a killed landing left is removed first. (dbt's sources read committed loads only
@@ -30,19 +63,28 @@ def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = F
     model from the lake, as after a load was withdrawn.
     """
     lake = Lake(settings.lake_dir)
+    phases = Phases()
     with lake.locked("building the warehouse"):
         started_at = publish.now()
         try:
-            building = _build(settings, lake, run_checks=run_checks, full_refresh=full_refresh)
-            publish.publish(
-                building,
-                publish.Publication(
-                    published_at=publish.now(),
-                    build_started_at=started_at,
-                    data_as_of=publish.data_as_of(lake, started_at),
-                    withdrawal=lake.withdrawal(),
-                ),
+            building = _build(
+                settings,
+                lake,
+                phases,
+                run_checks=run_checks,
+                full_refresh=full_refresh,
+                unit_tests=unit_tests,
             )
+            with phases.timed("publication"):
+                publish.publish(
+                    building,
+                    publish.Publication(
+                        published_at=publish.now(),
+                        build_started_at=started_at,
+                        data_as_of=publish.data_as_of(lake, started_at),
+                        withdrawal=lake.withdrawal(),
+                    ),
+                )
         except BaseException as error:
             publish.record_attempt(settings, "failed", _failure_summary(error))
             before = publish.published(settings)
@@ -56,6 +98,7 @@ def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = F
         publish.record_attempt(settings, "published", "published")
         mark_built(settings)
         print(f"build: published; {publish.status_lines(settings)[0]}")
+        print(phases.line())
         # Only now: until this build was published, the last one's sources read those files.
         try:
             superseded = lake.remove_superseded()
@@ -66,33 +109,56 @@ def build(settings: Settings, *, run_checks: bool = True, full_refresh: bool = F
                 print(f"build: removed {len(superseded)} file(s) the lake's compaction took over")
 
 
-def _build(settings: Settings, lake: Lake, *, run_checks: bool, full_refresh: bool) -> Settings:
-    # The lake's schema files let sources resolve even before a kind of data has landed.
-    lake.ensure_layout()
-    removed = lake.recover()
-    if removed:
-        print(f"build: removed {len(removed)} file(s) an interrupted landing left")
-    building = publish.stage(settings)
+def _build(
+    settings: Settings,
+    lake: Lake,
+    phases: Phases,
+    *,
+    run_checks: bool,
+    full_refresh: bool,
+    unit_tests: bool,
+) -> Settings:
+    with phases.timed("staging"):
+        # The lake's schema files let sources resolve even before a kind of data has landed.
+        lake.ensure_layout()
+        removed = lake.recover()
+        if removed:
+            print(f"build: removed {len(removed)} file(s) an interrupted landing left")
+        building = publish.stage(settings)
     # A load withdrawn since this build's place was last rebuilt in full: rebuild it without.
     withdrawal = lake.withdrawal()
     own = publish.own_record(building)
     withdrawn = withdrawal is not None and (own is None or own.withdrawal != withdrawal)
     if withdrawn and not full_refresh:
         print("build: a load was withdrawn from the lake: rebuilding every model in full")
-    prepare_lake(building, lake)
+    with phases.timed("lake to engine"):
+        prepare_lake(building, lake)
     dbt = DbtSession(building)
-    outcome = dbt.run("build", *(["--full-refresh"] if full_refresh or withdrawn else []))
+    with phases.timed("dbt build"):
+        outcome = dbt.run(
+            "build",
+            *(["--full-refresh"] if full_refresh or withdrawn else []),
+            *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
+        )
     print(outcome.summary())
-    # Stale sources warn; they do not fail the build (the data may simply be historical).
-    print(dbt.run("source", "freshness", raise_on_failure=False).summary())
+    with phases.timed("source freshness"):
+        # Stale sources warn; they do not fail the build (the data may simply be historical).
+        print(dbt.run("source", "freshness", raise_on_failure=False).summary())
     if dbt.parse_seconds is not None:
         # dbt's fixed cost, paid once per build: its start in this process and the parse.
         seconds = dbt.parse_seconds
+        phases.seconds["dbt build"] -= seconds
+        steps = list(phases.seconds.items())
+        steps.insert(
+            [name for name, _ in steps].index("dbt build"), ("dbt start and parse", seconds)
+        )
+        phases.seconds = dict(steps)
         print(f"dbt: started and parsed the project once for the build in {seconds:.1f} s")
     if run_checks:
         from ingest.quality import run_checkpoint
 
-        report = run_checkpoint(building)
+        with phases.timed("quality checkpoint"):
+            report = run_checkpoint(building, new_loads_only=True)
         print(report.summary())
         if not report.success:
             raise BuildError("the quality checkpoint failed (see above)")

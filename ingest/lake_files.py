@@ -22,7 +22,7 @@ a compaction killed between any two of its steps leaves the lake reading the sam
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,6 +150,36 @@ class EntityFiles:
             leave_out = self.withdrawn if is_compacted(path) else ()
             tables.append(self._read(path, schema.names, leave_out))
         return pa.concat_tables(tables, promote_options="permissive")
+
+    def batches(
+        self, columns: Sequence[str], loads: Collection[str], max_rows: int
+    ) -> Iterator[pa.Table]:
+        """The given columns of the committed rows of `loads`, whole files at a time, in tables
+        of about `max_rows` rows (a file larger than that comes alone): memory follows the
+        batch, not the entity. Files holding none of `loads` are not opened."""
+        schema = lake_schema(self.entity)
+        schema = pa.schema([schema.field(name) for name in dict.fromkeys([*columns, "load_id"])])
+        held: dict[Path, set[str]] = {}
+        for load_id, path in self.compacted.items():
+            held.setdefault(path, set()).add(load_id)
+        parts: list[pa.Table] = []
+        rows = 0
+        loads = set(loads)
+        for path in self.files:
+            in_file = held.get(path, set()) if is_compacted(path) else {path.stem}
+            wanted = in_file & loads
+            if not wanted:
+                continue
+            table = self._read(path, schema.names, ())
+            if wanted != in_file or is_compacted(path):
+                table = table.filter(pc.is_in(table["load_id"], pa.array(sorted(wanted))))
+            parts.append(table)
+            rows += table.num_rows
+            if rows >= max_rows:
+                yield pa.concat_tables([schema.empty_table(), *parts], promote_options="permissive")
+                parts, rows = [], 0
+        if parts:
+            yield pa.concat_tables([schema.empty_table(), *parts], promote_options="permissive")
 
     def load_rows(self, load_id: str) -> pa.Table:
         """One committed load's rows, from whichever file holds them."""

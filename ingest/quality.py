@@ -11,6 +11,11 @@ set, the check, how many rows fail and an example row (by its key columns).
 GX's SQL datasource cannot validate DuckDB (it closes the pooled connection before fetching), so
 each data set is read into a pandas frame and validated there, whatever the engine (the reader,
 ingest/engines). The checks are data (CHECKS).
+
+A landed load never changes (compaction moves its rows, not their values), so a build validates
+the rows of the loads no passing checkpoint has seen (with the same CHECKS), and only the columns
+the checks name, a batch of files at a time: the cost follows the new data and memory the batch.
+The reconciliations, which count every load, run whole every time.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import logging
 import os
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +33,8 @@ import duckdb
 import pandas as pd
 
 from ingest.engines import Warehouse, open_warehouse
-from ingest.landing import Lake
+from ingest.identity import stable_hash
+from ingest.landing import Lake, write_text_atomically
 from ingest.schemas import AUDIO_FEATURES, ENTITIES
 from ingest.settings import Settings
 
@@ -124,6 +131,13 @@ LAKE_RECONCILIATIONS: dict[str, str] = {
 
 MARTS_READ = ("fct_loads",)
 
+# Data sets of the lake's rows (not its manifest): validated load by load, in batches of files
+# of about BATCH_ROWS rows.
+ROW_SETS = tuple(name for name in CHECKS if name.startswith("lake.") and name != "lake.loads")
+BATCH_ROWS = 1_000_000
+# The loads a passing checkpoint validated, and under which checks (in the builds' folder).
+CHECKED_LOADS = "checked-loads.json"
+
 
 @dataclass
 class DatasetResult:
@@ -136,6 +150,9 @@ class DatasetResult:
 @dataclass
 class QualityReport:
     results: list[DatasetResult]
+    # Loads whose rows were validated (the others passed an earlier checkpoint).
+    loads_checked: int = 0
+    loads_committed: int = 0
 
     @property
     def success(self) -> bool:
@@ -148,6 +165,11 @@ class QualityReport:
     def summary(self) -> str:
         head = (
             f"quality checkpoint: {len(self.results)} data sets, {self.expectations} expectations"
+            f" (the rows of {self.loads_checked} of {self.loads_committed} loads; the others"
+            " passed before)"
+            if self.loads_checked < self.loads_committed
+            else f"quality checkpoint: {len(self.results)} data sets, "
+            f"{self.expectations} expectations"
         )
         failures = [failure for result in self.results for failure in result.failures]
         if not failures:
@@ -203,30 +225,61 @@ def _lake_rows(warehouse: Warehouse, lake: Lake) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _read_frames(settings: Settings) -> dict[str, pd.DataFrame]:
-    lake = Lake(settings.lake_dir)
+def _read_frames(settings: Settings, lake: Lake) -> dict[str, pd.DataFrame]:
+    """The manifest and the reconciliations, whole: one row per load (and entity)."""
     frames: dict[str, pd.DataFrame] = {}
     with open_warehouse(settings) as warehouse, duckdb.connect() as connection:
         warehouse.require_marts(*MARTS_READ)
         warehouse.require_lake()
-        entities = {name.split(".")[1] for name in CHECKS if name.startswith("lake.")}
-        for entity in sorted(entities | {"rejects"}):
+        for entity in ("loads", "rejects"):
             _register_lake(connection, lake, entity)
         connection.register(
             "marts_load_ids", warehouse.arrow("select load_id from marts.fct_loads")
         )
-        for name in CHECKS:
-            layer, entity = name.split(".")
-            if name == "reconcile.lake":
-                frames[name] = _lake_rows(warehouse, lake)
-            elif layer == "lake":
-                frames[name] = connection.sql(f"select * from lake_{entity}").df()
-            else:
-                frames[name] = connection.sql(LAKE_RECONCILIATIONS[name]).df()
+        frames["lake.loads"] = connection.sql("select * from lake_loads").df()
+        frames["reconcile.lake"] = _lake_rows(warehouse, lake)
+        for name, sql in LAKE_RECONCILIATIONS.items():
+            frames[name] = connection.sql(sql).df()
     loads = frames["lake.loads"]
     # GX compares column pairs: derive the side that must equal rows_in.
     frames["lake.loads"] = loads.assign(rows_accounted=loads.rows_landed + loads.rows_rejected)
     return frames
+
+
+def _columns(name: str) -> list[str]:
+    """What a data set's checks and failure examples read."""
+    wanted = list(KEYS[name])
+    for _, kwargs in CHECKS[name]:
+        wanted += [kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs]
+        wanted += kwargs.get("column_list", [])
+    return list(dict.fromkeys(wanted))
+
+
+def _row_batches(lake: Lake, name: str, loads: set[str]) -> Iterator[pd.DataFrame]:
+    entity = name.split(".", 1)[1]
+    for batch in lake.committed(entity).batches(_columns(name), loads, BATCH_ROWS):
+        yield batch.to_pandas()
+
+
+def _fingerprint() -> str:
+    return stable_hash("checks", repr(CHECKS), repr(KEYS), length=32)
+
+
+def checked_loads(settings: Settings) -> set[str]:
+    """Loads a passing checkpoint validated under today's checks (none if the checks changed)."""
+    try:
+        record = json.loads((settings.builds_dir / CHECKED_LOADS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(record, dict) or record.get("checks") != _fingerprint():
+        return set()
+    return {load for load in record.get("loads", []) if isinstance(load, str)}
+
+
+def _remember(settings: Settings, loads: set[str]) -> None:
+    settings.builds_dir.mkdir(parents=True, exist_ok=True)
+    record = {"checks": _fingerprint(), "loads": sorted(loads)}
+    write_text_atomically(settings.builds_dir / CHECKED_LOADS, json.dumps(record) + "\n")
 
 
 def _plain(value: Any) -> Any:
@@ -255,10 +308,25 @@ def _describe(kind: str, kwargs: dict[str, Any], result: dict[str, Any], keys: l
     return f"{text}: {count}" + (f" (e.g. {examples})" if examples else "")
 
 
-def run_checkpoint(settings: Settings) -> QualityReport:
-    """Validate every data set in CHECKS; the report says what failed, where and how often."""
+def _merged(first: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+    """One check's failures over several batches: counts add up, the first examples stay."""
+    if first is None:
+        return dict(result)
+    first["unexpected_count"] = (first.get("unexpected_count") or 0) + (
+        result.get("unexpected_count") or 0
+    )
+    return first
+
+
+def run_checkpoint(settings: Settings, *, new_loads_only: bool = False) -> QualityReport:
+    """Validate every data set in CHECKS; the report says what failed, where and how often.
+    With `new_loads_only` (a build), rows of loads an earlier checkpoint passed are not read
+    again. A passing checkpoint records the loads it covered."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    frames = _read_frames(settings)
+    lake = Lake(settings.lake_dir)
+    committed = lake.committed_load_ids()
+    to_check = committed - checked_loads(settings) if new_loads_only else committed
+    frames = _read_frames(settings, lake)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import great_expectations as gx
@@ -294,15 +362,30 @@ def run_checkpoint(settings: Settings) -> QualityReport:
                     },
                 )
             )
-            outcome = checkpoint.run(batch_parameters={"dataframe": frames[name]})
-            result = DatasetResult(name=name, rows=len(frames[name]), evaluated=len(checks))
-            for validation in outcome.run_results.values():
-                for (kind, kwargs), check in zip(checks, validation.results, strict=True):
-                    if not check.success:
-                        failure = _describe(kind, kwargs, check.result, KEYS[name])
-                        error = check.exception_info.get("exception_message")
-                        if check.exception_info.get("raised_exception"):
-                            failure += f" could not be evaluated ({error})"
-                        result.failures.append(f"{name}: {failure}")
+            batches = _row_batches(lake, name, to_check) if name in ROW_SETS else [frames[name]]
+            result = DatasetResult(name=name, rows=0, evaluated=len(checks))
+            failed: list[dict[str, Any] | None] = [None] * len(checks)
+            errors: list[str | None] = [None] * len(checks)
+            for frame in batches:
+                result.rows += len(frame)
+                outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+                for validation in outcome.run_results.values():
+                    for index, check in enumerate(validation.results):
+                        if check.success:
+                            continue
+                        failed[index] = _merged(failed[index], check.result)
+                        if check.exception_info.get("raised_exception") and not errors[index]:
+                            errors[index] = str(check.exception_info.get("exception_message"))
+            for (kind, kwargs), failure, error in zip(checks, failed, errors, strict=True):
+                if failure is None:
+                    continue
+                failure["element_count"] = result.rows
+                text = _describe(kind, kwargs, failure, KEYS[name])
+                if error is not None:
+                    text += f" could not be evaluated ({error})"
+                result.failures.append(f"{name}: {text}")
             results.append(result)
-    return QualityReport(results)
+    report = QualityReport(results, loads_checked=len(to_check), loads_committed=len(committed))
+    if report.success:
+        _remember(settings, committed)
+    return report

@@ -7,16 +7,18 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from ingest.cli import main
 from ingest.dbt import run_dbt
-from ingest.landing import write_parquet_atomically
-from ingest.quality import CHECKS, run_checkpoint
+from ingest.landing import Lake, write_parquet_atomically
+from ingest.quality import CHECKED_LOADS, CHECKS, checked_loads, run_checkpoint
 from ingest.schemas import lake_schema
 from ingest.settings import Settings
 from ingest.warehouse import connect
-from tests.helpers import make_settings, query
+from tests.helpers import FIXTURES, make_settings, query
 
 
 def test_the_sample_passes_every_expectation(demo_settings: Settings) -> None:
@@ -106,3 +108,86 @@ def test_build_fails_readably_when_a_load_does_not_add_up(corrupted: Settings, c
     assert "rejects/forged.parquet of load forged" in captured.err
     assert "spotiflow forget forged" in captured.err
     assert "Traceback" not in captured.err
+
+
+@pytest.fixture
+def copied(demo_settings: Settings, tmp_path: Path, monkeypatch) -> Settings:
+    shutil.copytree(demo_settings.data_dir, tmp_path / "data", symlinks=True)
+    monkeypatch.setenv("SPOTIFLOW_DATA_DIR", str(tmp_path / "data"))
+    return make_settings(tmp_path / "data")
+
+
+def _plays_files(settings: Settings) -> list[Path]:
+    return sorted(Lake(settings.lake_dir).committed_files("plays"))
+
+
+def test_a_build_validates_the_rows_of_new_loads_only(copied: Settings) -> None:
+    assert run_checkpoint(copied).success  # every load validated, and recorded
+    committed = Lake(copied.lake_dir).committed_load_ids()
+    assert checked_loads(copied) == committed
+    export = FIXTURES / "spotify_export" / "extended"
+    assert main(["ingest", "spotify-export", str(export)]) == 0
+    assert main(["build", "--no-checks"]) == 0
+    (new_load,) = Lake(copied.lake_dir).committed_load_ids() - committed
+    report = run_checkpoint(copied, new_loads_only=True)
+    assert report.success, report.summary()
+    rows = {result.name: result.rows for result in report.results}
+    # The rows of the new load only; the manifest and the reconciliations, every load.
+    landed = query(copied, "select count(*) from lake.spotify_export__extended_plays "
+                           "where load_id = ?", [new_load])[0][0]  # fmt: skip
+    assert rows["lake.spotify_export__extended_plays"] == landed > 0
+    assert rows["lake.plays"] == rows["lake.recommendations"] == 0
+    assert rows["lake.loads"] == len(committed) + 1
+    assert (report.loads_checked, report.loads_committed) == (1, len(committed) + 1)
+    assert f"the rows of 1 of {len(committed) + 1} loads" in report.summary()
+    assert checked_loads(copied) == committed | {new_load}
+
+
+def test_changed_checks_validate_every_load_again(copied: Settings, monkeypatch) -> None:
+    assert run_checkpoint(copied).success
+    assert checked_loads(copied)
+    changed = {
+        **CHECKS,
+        "lake.plays": [*CHECKS["lake.plays"], ("not_null", {"column": "track_id"})],
+    }
+    monkeypatch.setattr("ingest.quality.CHECKS", changed)
+    assert checked_loads(copied) == set()
+    report = run_checkpoint(copied, new_loads_only=True)
+    assert report.loads_checked == report.loads_committed
+
+
+def test_row_defects_are_counted_across_batches(copied: Settings, monkeypatch) -> None:
+    """Two loads' files altered after landing (same row counts, so no reconciliation sees it),
+    one play id each made null; validated one file per batch, the failures add up."""
+    files = _plays_files(copied)[:2]
+    assert len(files) == 2
+    total = sum(pq.read_metadata(path).num_rows for path in _plays_files(copied))
+    for path in files:
+        table = pq.read_table(path)
+        ids = table["play_id"].to_pylist()
+        ids[0] = None
+        table = table.set_column(table.schema.get_field_index("play_id"), "play_id",
+                                 pa.array(ids, table.schema.field("play_id").type))  # fmt: skip
+        write_parquet_atomically(table, path)
+    monkeypatch.setattr("ingest.quality.BATCH_ROWS", 1)
+    (copied.builds_dir / CHECKED_LOADS).unlink(missing_ok=True)
+    report = run_checkpoint(copied)
+    assert not report.success
+    assert f"lake.plays: play_id is never null: 2 of {total} rows fail" in report.summary()
+    assert checked_loads(copied) == set()  # a failing checkpoint records no load as checked
+
+
+def test_batches_hold_whole_loads_and_only_those_asked(demo_settings: Settings) -> None:
+    lake = Lake(demo_settings.lake_dir)
+    files = lake.committed("plays")
+    loads = {path.stem for path in _plays_files(demo_settings)}
+    asked = set(sorted(loads)[1:])
+    batches = list(files.batches(["play_id"], asked, max_rows=1))
+    every = files.read(["load_id", "play_id"])
+    expected = every.filter(pc.is_in(every["load_id"], pa.array(sorted(asked))))
+    assert len(batches) == len(asked)  # a file is never split, one file a batch at one row
+    assert sorted(load for batch in batches for load in set(batch["load_id"].to_pylist())) == (
+        sorted(asked)
+    )
+    assert sum(batch.num_rows for batch in batches) == expected.num_rows
+    assert list(files.batches(["play_id"], set(), max_rows=10)) == []

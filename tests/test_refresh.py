@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -129,9 +130,29 @@ def test_refresh_lands_dropped_exports_builds_and_checks(
         ("repeated_record",)
     ]
 
+    # The build accounts for its time, step by step.
+    steps = re.search(r"build: time by step: (.*)", out).group(1).split(", ")
+    assert [step.rsplit(" ", 2)[0] for step in steps] == [
+        "staging", "lake to engine", "dbt start and parse", "dbt build", "source freshness",
+        "quality checkpoint", "publication",
+    ]  # fmt: skip
+    assert all(float(step.rsplit(" ", 2)[1]) >= 0 for step in steps)
+    # New data, the same code: the refresh runs the data tests, not dbt's unit tests.
+    assert _node_kinds(settings) >= {"model", "test"}
+    assert "unit_test" not in _node_kinds(settings)
+
     # Nothing left to land: the next refresh succeeds and skips the empty drop folder.
     assert main(["refresh"]) == 0
     assert "spotify exports: skipped" in capsys.readouterr().out
+    # `spotiflow build`, which an engineer runs after changing the SQL, runs them.
+    assert main(["build", "--no-checks"]) == 0
+    assert "unit_test" in _node_kinds(settings)
+
+
+def _node_kinds(settings: Settings) -> set[str]:
+    """What kinds of node the last dbt call ran (its run_results.json)."""
+    results = json.loads((settings.project_dir / "target" / "run_results.json").read_text())
+    return {result["unique_id"].split(".")[0] for result in results["results"]}
 
 
 def test_an_export_that_fails_in_any_way_is_filed_away_and_the_rest_land(
