@@ -5,7 +5,8 @@
 Every row states its data size; timed steps run `--repeat` times and report the median wall
 time and the largest peak memory (RSS of the whole process tree). The large population is built
 once. Each part's rows are kept in bench/.work/rows.json as it ends; `--reuse` takes the parts
-found there instead of running them again (after a part failed, say).
+found there instead of running them again (after a part failed, say), and `--report` writes the
+report from them alone.
 """
 
 from __future__ import annotations
@@ -338,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"plays of the population built under the memory limit ({POPULATION:,}; 0: none)",
     )
     parser.add_argument("--reuse", action="store_true", help="take finished parts from rows.json")
+    parser.add_argument(
+        "--report", action="store_true", help="report the parts in rows.json, run nothing"
+    )
     args = parser.parse_args(argv)
     from bench.compaction import bench_compaction  # it builds on this module
 
@@ -346,15 +350,18 @@ def main(argv: list[str] | None = None) -> int:
           for plays in (int(size) for size in args.sizes.split(","))),
         (f"landing an export of {args.export_rows:,} rows",
          lambda: bench_landing(args.export_rows, args.repeat)),
-        (f"{args.compaction_loads:,} small loads, before and after compaction",
-         lambda: bench_compaction(args.compaction_loads, args.repeat)),
     ]  # fmt: skip
     if args.population:
         parts.append((f"a population of {args.population:,} plays",
                       lambda: bench_population(args.population)))  # fmt: skip
-    kept = _kept_rows() if args.reuse else {}
+    parts.append((f"{args.compaction_loads:,} small loads, before and after compaction",
+                  lambda: bench_compaction(args.compaction_loads, args.repeat)))  # fmt: skip
+    kept = _kept_rows() if args.reuse or args.report else {}
     rows: list[Row] = []
     for name, run in parts:
+        if args.report:  # the parts that ran, nothing run again
+            rows += kept.get(name, [])
+            continue
         if name in kept:
             print(f"bench: {name}: kept from {ROWS_FILE.name}", flush=True)
             rows += kept[name]

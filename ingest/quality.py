@@ -20,6 +20,7 @@ The reconciliations, which count every load, run whole every time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ import duckdb
 import pandas as pd
 
 from ingest.engines import Warehouse, open_warehouse
+from ingest.errors import StorageError
 from ingest.identity import stable_hash
 from ingest.landing import Lake, write_text_atomically
 from ingest.schemas import AUDIO_FEATURES, ENTITIES
@@ -277,9 +279,12 @@ def checked_loads(settings: Settings) -> set[str]:
 
 
 def _remember(settings: Settings, loads: set[str]) -> None:
-    settings.builds_dir.mkdir(parents=True, exist_ok=True)
+    """Record the loads a passing checkpoint covered. A data dir this process may not write (a
+    reader's `spotiflow check`) keeps no record: the next build validates those loads again."""
     record = {"checks": _fingerprint(), "loads": sorted(loads)}
-    write_text_atomically(settings.builds_dir / CHECKED_LOADS, json.dumps(record) + "\n")
+    with contextlib.suppress(OSError, StorageError):
+        settings.builds_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(settings.builds_dir / CHECKED_LOADS, json.dumps(record) + "\n")
 
 
 def _plain(value: Any) -> Any:

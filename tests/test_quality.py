@@ -13,6 +13,7 @@ import pytest
 
 from ingest.cli import main
 from ingest.dbt import run_dbt
+from ingest.errors import StorageError
 from ingest.landing import Lake, write_parquet_atomically
 from ingest.quality import CHECKED_LOADS, CHECKS, checked_loads, run_checkpoint
 from ingest.schemas import lake_schema
@@ -191,3 +192,16 @@ def test_batches_hold_whole_loads_and_only_those_asked(demo_settings: Settings) 
     )
     assert sum(batch.num_rows for batch in batches) == expected.num_rows
     assert list(files.batches(["play_id"], set(), max_rows=10)) == []
+
+
+def test_a_data_dir_it_may_not_write_keeps_no_record(copied: Settings, monkeypatch) -> None:
+    """A reader's `spotiflow check` where the data dir cannot be written: it still answers."""
+    (copied.builds_dir / CHECKED_LOADS).unlink(missing_ok=True)
+
+    def refuse(target: Path, text: str) -> None:
+        raise StorageError(target, PermissionError(13, "Permission denied"))
+
+    monkeypatch.setattr("ingest.quality.write_text_atomically", refuse)
+    report = run_checkpoint(copied)
+    assert report.success, report.summary()
+    assert checked_loads(copied) == set()
