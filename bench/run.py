@@ -4,9 +4,10 @@
 
 Every row states its data size; timed steps run `--repeat` times and report the median wall
 time and the largest peak memory (RSS of the whole process tree). The large population is built
-once. Each part's rows are kept in bench/.work/rows.json as it ends; `--reuse` takes the parts
-found there instead of running them again (after a part failed, say), and `--report` writes the
-report from them alone.
+once. Each part's rows are kept in bench/rows.json as it ends, with when and where it ran (the
+file is committed beside BENCHMARKS.md, which it makes); `--reuse` takes the parts found there
+instead of running them again (after a part failed, say), and `--report` writes the report from
+them alone. A report says which parts ran on another day than the rest.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ POPULATION = 100_000_000
 POPULATION_MEMORY_LIMIT = "8GB"
 POPULATION_BUILD = f"dbt build --full-refresh, DuckDB memory limit {POPULATION_MEMORY_LIMIT}"
 MAX_PEAK_MIB = 8 * 1024
-ROWS_FILE = WORK_DIR / "rows.json"
+ROWS_FILE = PROJECT_DIR / "bench" / "rows.json"
 AFTER_ONE_DAY = BUILD_AFTER.split("{")[0] + "day"
 
 
@@ -294,29 +295,35 @@ def where_time_goes(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def _kept_rows() -> dict[str, list[Row]]:
+def _row(saved: dict) -> Row:
+    return Row(
+        **{
+            **saved,
+            "slowest": tuple(map(tuple, saved["slowest"])),
+            "phases": tuple(map(tuple, saved.get("phases", ()))),
+        }
+    )
+
+
+def _kept_rows() -> dict[str, tuple[str, list[Row]]]:
+    """Part -> (when and where it ran, its rows)."""
     if not ROWS_FILE.exists():
         return {}
     saved = json.loads(ROWS_FILE.read_text())
-    return {
-        part: [
-            Row(
-                **{
-                    **row,
-                    "slowest": tuple(map(tuple, row["slowest"])),
-                    "phases": tuple(map(tuple, row.get("phases", ()))),
-                }
-            )
-            for row in rows
-        ]
-        for part, rows in saved.items()
+    return {part: (kept["measured"], [_row(row) for row in kept["rows"]])
+            for part, kept in saved.items()}  # fmt: skip
+
+
+def _keep_rows(parts: dict[str, tuple[str, list[Row]]]) -> None:
+    saved = {
+        part: {"measured": measured, "rows": [asdict(row) for row in rows]}
+        for part, (measured, rows) in parts.items()
     }
+    ROWS_FILE.write_text(json.dumps(saved, indent=1) + "\n")
 
 
-def _keep_rows(parts: dict[str, list[Row]]) -> None:
-    ROWS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    saved = {part: [asdict(row) for row in rows] for part, rows in parts.items()}
-    ROWS_FILE.write_text(json.dumps(saved, indent=1))
+def _measured() -> str:
+    return f"{datetime.now(UTC):%Y-%m-%d}, {machine()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,26 +365,36 @@ def main(argv: list[str] | None = None) -> int:
                   lambda: bench_compaction(args.compaction_loads, args.repeat)))  # fmt: skip
     kept = _kept_rows() if args.reuse or args.report else {}
     rows: list[Row] = []
+    ran: dict[str, str] = {}
     for name, run in parts:
         if args.report:  # the parts that ran, nothing run again
-            rows += kept.get(name, [])
+            if name in kept:
+                ran[name], part_rows = kept[name]
+                rows += part_rows
             continue
         if name in kept:
             print(f"bench: {name}: kept from {ROWS_FILE.name}", flush=True)
-            rows += kept[name]
-            continue
-        print(f"bench: {name} ...", flush=True)
-        kept[name] = run()
-        rows += kept[name]
-        _keep_rows(kept)
+        else:
+            print(f"bench: {name} ...", flush=True)
+            kept[name] = (_measured(), run())
+            _keep_rows(kept)
+        ran[name], part_rows = kept[name]
+        rows += part_rows
     result = (
         f"{table(rows)}\n\nTargets (as ratios within this run):\n\n"
         + "\n".join(targets(rows))
         + f"\n\n{where_time_goes(rows)}"
     )
     print(result)
+    # The run is when and where most parts ran; a part measured elsewhere says so.
+    run_on = max(set(ran.values()), key=list(ran.values()).count)
+    others = "".join(
+        f"\n- {name}: measured {measured}" for name, measured in ran.items() if measured != run_on
+    )
     report = (
-        f"# Benchmarks\n\n`make bench` on {datetime.now(UTC):%Y-%m-%d}, {machine()}.\n\n{result}\n"
+        f"# Benchmarks\n\n`make bench` on {run_on}.\n"
+        + (f"\nParts measured on another day or machine:\n{others}\n" if others else "")
+        + f"\n{result}\n"
     )
     if NOTES.exists():  # why targets are missed and what would close them, kept by hand
         report += "\n" + NOTES.read_text(encoding="utf-8")

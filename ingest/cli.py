@@ -212,7 +212,7 @@ def refresh_steps(settings: Settings) -> list:  # -> list[Step]
         Step("compact the lake", compaction),
         # Checked before it is published: readers never see a build that failed them. The code
         # has not changed since the last build: its unit tests are left to `spotiflow build`.
-        Step("build, check and publish", lambda: build(settings, unit_tests=False)),
+        Step("build, check and publish", lambda: build(settings, new_data_only=True)),
     ]
 
 

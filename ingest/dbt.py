@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
@@ -163,7 +164,8 @@ class DbtSession:
         holder if it could not. (A plain `dbt` has dbt-duckdb's retries, profiles.yml.)
         """
         settings = self.settings
-        command = " ".join(arg for arg in args if not arg.startswith("-"))
+        # The command's words, before its options ("build", "source freshness").
+        command = " ".join(itertools.takewhile(lambda arg: not arg.startswith("-"), args))
         # A project that does not parse: the command itself says why, as it would alone.
         manifest = self._parsed()
         holding = held(settings) if settings.engine == "duckdb" else contextlib.nullcontext()

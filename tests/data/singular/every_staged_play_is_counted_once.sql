@@ -1,5 +1,10 @@
 -- Every play staged from the lake is counted once: in fct_plays, or in fct_duplicate_plays as
--- the repeat of one that is. One row per source where the counts differ.
+-- the repeat of one that is. One row per source where the counts differ. A refresh counts the
+-- plays from the earliest its new loads or fct_plays' rebuilds reach, on both sides alike
+-- (macros/incremental/new_data_tests.sql).
+{%- set tested = new_data_tested('plays', ref('fct_plays')) %}
+{%- set tested_plays = 'where ' ~ tested if tested else '' %}
+
 with
 
 landed as (
@@ -8,6 +13,7 @@ landed as (
         source,
         count(distinct play_id) as plays_landed
     from {{ ref('int_plays_unioned') }}
+    {{ tested_plays }}
     group by source
 
 ),
@@ -18,6 +24,7 @@ counted as (
         source,
         count(*) as plays
     from {{ ref('fct_plays') }}
+    {{ tested_plays }}
     group by source
 
     union all
@@ -26,6 +33,7 @@ counted as (
         source,
         count(*) as plays
     from {{ ref('fct_duplicate_plays') }}
+    {{ tested_plays }}
     group by source
 
 ),

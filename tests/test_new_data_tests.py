@@ -1,0 +1,127 @@
+"""A refresh's data tests read what changed since the last passing build, and nothing less:
+a defect in a new load fails it, and every refresh after, until a build passes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from bench.append_day import PLAY_COLUMNS, append
+from ingest import publish
+from ingest.build import build
+from ingest.cli import main
+from ingest.errors import BuildError
+from ingest.landing import Lake
+from ingest.records import ReadResult
+from ingest.settings import Settings
+
+# Compiled tests of the last dbt call (the project's target folder).
+RUN = Path(__file__).resolve().parent.parent / "target" / "run" / "spotiflow"
+DUPLICATE_PLAY_WINDOW = timedelta(seconds=90)  # var duplicate_play_window_seconds
+
+
+def _compiled(folder: str, name: str) -> str:
+    return (RUN / folder / f"{name}.sql").read_text()
+
+
+def _where_of(sql: str, relation: str) -> str | None:
+    """The filter a compiled test reads `relation` through; None when it reads every row."""
+    marker = f'"{relation}" where '
+    if marker not in sql:
+        assert f'"{relation}"' in sql
+        return None
+    return sql.split(marker, 1)[1].split(") dbt_subquery", 1)[0]
+
+
+@pytest.fixture
+def built(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A generated population, built twice by `spotiflow build` (both build places passed)."""
+    monkeypatch.delenv("SPOTIPY_CLIENT_ID", raising=False)
+    arguments = ["--users", "12", "--days", "15", "--seed", "5", "--tracks", "300"]
+    assert main(["generate", *arguments]) == 0
+    build(settings, run_checks=False)
+    build(settings, run_checks=False)
+    return settings
+
+
+def _newest_load(settings: Settings) -> dict:
+    manifest = Lake(settings.lake_dir).manifest().to_pylist()
+    return max(manifest, key=lambda row: row["finished_at"])
+
+
+STG_PLAYS = "models/staging/lake/_lake__models.yml"
+
+
+def test_a_refresh_tests_the_plays_of_new_loads_and_a_build_every_play(built: Settings) -> None:
+    # A refresh just after a passing build: nothing is new, nothing is read.
+    build(built, run_checks=False, new_data_only=True)
+    unique_plays = _compiled(STG_PLAYS, "unique_stg_lake__plays_play_id")
+    assert _where_of(unique_plays, "stg_lake__plays") == "1 = 0"
+
+    landed = append(built.data_dir)["next day"]
+    assert landed > 0
+    plays_from = _newest_load(built)["plays_from"]
+    build(built, run_checks=False, new_data_only=True)
+    # From the new load's earliest play, less the window in which a play can repeat it.
+    bound = (plays_from - DUPLICATE_PLAY_WINDOW).strftime("%Y-%m-%d %H:%M:%S")
+    expected = f"(played_at >= cast('{bound}' as timestamp) or played_at is null)"
+    unique_plays = _compiled(STG_PLAYS, "unique_stg_lake__plays_play_id")
+    assert _where_of(unique_plays, "stg_lake__plays") == expected
+    # No recommendation run is new: none of the runs' rows is read.
+    runs = _compiled(STG_PLAYS, "not_null_stg_lake__recommendations_run_id")
+    assert _where_of(runs, "stg_lake__recommendations") == "1 = 0"
+    # The rows the marts' play tests read start no later: fct_plays rebuilt from there.
+    marts = _compiled("models/marts/fct_plays.yml", "unique_fct_plays_play_id")
+    marts_bound = _where_of(marts, "fct_plays")
+    assert marts_bound is not None and marts_bound <= expected
+    counted = (RUN / "tests/data/singular/every_staged_play_is_counted_once.sql").read_text()
+    assert counted.count(f"where {marts_bound}") == 3
+
+    # `spotiflow build` (the same without new_data_only) reads every row.
+    build(built, run_checks=False)
+    unique_plays = _compiled(STG_PLAYS, "unique_stg_lake__plays_play_id")
+    assert _where_of(unique_plays, "stg_lake__plays") is None
+    counted = (RUN / "tests/data/singular/every_staged_play_is_counted_once.sql").read_text()
+    assert "played_at >=" not in counted
+
+
+def _land_a_play_twice_under_one_id(settings: Settings) -> str:
+    """A new load whose two plays (two listeners, a day after the last play) share an id: only
+    dbt's uniqueness test of the staged plays can see it. Returns the load id."""
+    lake = Lake(settings.lake_dir)
+    plays = lake.committed("plays").read(PLAY_COLUMNS)
+    latest = pc.max(plays["played_at"]).as_py()
+    users = pc.unique(plays["user_id"]).to_pylist()[:2]
+    rows = [
+        {**plays.slice(0, 1).to_pylist()[0], "play_id": "one-id-twice", "user_id": user,
+         "played_at": latest + timedelta(days=1, minutes=index)}
+        for index, user in enumerate(users)
+    ]  # fmt: skip
+    table = pa.Table.from_pylist(rows, schema=plays.schema)
+    result = ReadResult(
+        kind="generated",
+        path=settings.data_dir / "twice.json",
+        rows_in=table.num_rows,
+        tables={"plays": table},
+        checksum="one-id-twice",
+    )
+    return lake.land(result).load_id
+
+
+def test_a_defect_in_a_new_load_fails_every_refresh_until_a_build_passes(
+    built: Settings,
+) -> None:
+    before = publish.published(built)
+    load_id = _land_a_play_twice_under_one_id(built)
+    for _ in range(2):  # the second refresh brings nothing new: the defect is still untested
+        with pytest.raises(BuildError, match="unique_stg_lake__plays_play_id"):
+            build(built, run_checks=False, new_data_only=True)
+        assert publish.published(built) == before
+    # Withdrawn, the load leaves the lake; the next refresh rebuilds without it, and passes.
+    assert main(["forget", load_id, "--no-build"]) == 0
+    build(built, run_checks=False, new_data_only=True)
+    assert publish.published(built) != before
