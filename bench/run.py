@@ -73,10 +73,15 @@ def slowest_nodes(count: int = 8) -> tuple[tuple[str, float], ...]:
     """The slowest models and tests of the last dbt invocation."""
     results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())["results"]
     timed = sorted(
-        ((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results),
+        ((node_name(r["unique_id"]), r["execution_time"]) for r in results),
         key=lambda node: -node[1],
     )
     return tuple(timed[:count])
+
+
+def node_name(unique_id: str) -> str:
+    """A node's name: model.spotiflow.<name>, test.spotiflow.<name>.<hash>, seed..."""
+    return unique_id.split(".")[2]
 
 
 def machine() -> str:
