@@ -52,6 +52,8 @@ POPULATION = 100_000_000
 POPULATION_MEMORY_LIMIT = "8GB"
 POPULATION_BUILD = f"dbt build --full-refresh, DuckDB memory limit {POPULATION_MEMORY_LIMIT}"
 MAX_PEAK_MIB = 8 * 1024
+# What the population's build leaves free on the disk it spills to.
+DISK_KEPT_FREE_GB = 10
 ROWS_FILE = PROJECT_DIR / "bench" / "rows.json"
 AFTER_ONE_DAY = BUILD_AFTER.split("{")[0] + "day"
 
@@ -184,7 +186,13 @@ def bench_population(plays: int) -> list[Row]:
                 generated.seconds, generated.peak_rss_bytes / 1024**2, 1)
         )  # fmt: skip
     Lake(data_dir / "lake").ensure_layout()
-    env = bench_env(data_dir, SPOTIFLOW_DUCKDB_MEMORY_LIMIT=POPULATION_MEMORY_LIMIT)
+    # Spill may not take the disk the box needs: past it the build fails, and says so.
+    spill_gb = max(1, shutil.disk_usage(data_dir).free // 1000**3 - DISK_KEPT_FREE_GB)
+    env = bench_env(
+        data_dir,
+        SPOTIFLOW_DUCKDB_MEMORY_LIMIT=POPULATION_MEMORY_LIMIT,
+        SPOTIFLOW_DUCKDB_MAX_TEMP_DIRECTORY_SIZE=f"{spill_gb}GB",
+    )
     command = [str(BIN / "dbt"), "build", "--full-refresh", "--quiet"]
     built = run_measured(command, env, PROJECT_DIR, check=False)
     step = POPULATION_BUILD

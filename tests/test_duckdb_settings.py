@@ -14,7 +14,8 @@ DBT = Path(sys.executable).parent / "dbt"
 SHOW = (
     "select current_setting('threads') as threads, current_setting('memory_limit') as memory, "
     "current_setting('temp_directory') as spill, "
-    "current_setting('preserve_insertion_order') as ordered"
+    "current_setting('preserve_insertion_order') as ordered, "
+    "current_setting('max_temp_directory_size') as spill_limit"
 )
 
 
@@ -41,6 +42,7 @@ def test_defaults_suit_a_two_core_box(tmp_path: Path) -> None:
         "memory": "7.4 GiB",  # 8GB, as DuckDB prints it
         "spill": str(tmp_path / "spotiflow.duckdb.tmp"),
         "ordered": False,
+        "spill_limit": "90% of available disk space",  # DuckDB's own default
     }
 
 
@@ -51,9 +53,11 @@ def test_the_environment_overrides_each(tmp_path: Path) -> None:
         SPOTIFLOW_DUCKDB_MEMORY_LIMIT="1GB",
         SPOTIFLOW_DUCKDB_TEMP_DIRECTORY=str(tmp_path / "spill"),
         SPOTIFLOW_DUCKDB_PRESERVE_INSERTION_ORDER="true",
+        SPOTIFLOW_DUCKDB_MAX_TEMP_DIRECTORY_SIZE="10GB",
     ) == {
         "threads": 1,
         "memory": "953.6 MiB",
         "spill": str(tmp_path / "spill"),
         "ordered": True,
+        "spill_limit": "9.3 GiB",
     }
