@@ -78,21 +78,13 @@
         {{ return('') }}
     {%- endif -%}
     {%- set lake = lake_sources() -%}
-    {%- set new_loads -%}
-        select loads.load_id, loads.plays_from
-        from {{ lake['loads'] }} as loads
-        where
-            loads.finished_at > {{ _timestamp_literal(since) }}
-            and loads.finished_at <= {{ _timestamp_literal(_run_started()) }}
-    {%- endset -%}
+    {#- The lake's manifest, not its staging model: a test may not ref what it does not test. -#}
+    {%- set new_loads = _loads_committed_since(lake['loads'], since) -%}
     {%- if kind == 'runs' -%}
         {{ return(_new_runs(lake['recommendations'], new_loads)) }}
     {%- endif -%}
     {%- set plays_from = _scalar_row("select min(plays_from) from (" ~ new_loads ~ ") as new_loads")[0] -%}
-    {%- set loads_from = none if plays_from is none
-        else plays_from - modules.datetime.timedelta(seconds=var('duplicate_play_window_seconds'))
-    -%}
-    {%- set tested_from = _earliest([loads_from, rewritten[2]]) -%}
+    {%- set tested_from = _earliest([_reached_by_plays_from(plays_from), rewritten[2]]) -%}
     {%- if tested_from is none -%}
         {{ return('1 = 0') }}
     {%- endif -%}

@@ -102,14 +102,25 @@
     {{ return((known | min) if known else none) }}
 {%- endmacro %}
 
+{#- The loads of `loads` (the manifest, staged or as the lake has it) committed after `since`
+    and before this run started (later ones wait for the next run). -#}
+{% macro _loads_committed_since(loads, since) -%}
+    select * from {{ loads }}
+    where
+        finished_at > {{ _timestamp_literal(since) }}
+        and finished_at <= {{ _timestamp_literal(_run_started()) }}
+{%- endmacro %}
+
+{#- The earliest play that new plays from `plays_from` on can repeat or be repeated by. -#}
+{% macro _reached_by_plays_from(plays_from) -%}
+    {{ return(none if plays_from is none
+        else plays_from - modules.datetime.timedelta(seconds=var('duplicate_play_window_seconds'))
+    ) }}
+{%- endmacro %}
+
 {#- From the loads committed since this model's last build: see the comment at the top. -#}
 {% macro _window_from_loads(kind, since) -%}
-    {%- set new_loads -%}
-        select * from {{ ref('stg_lake__loads') }}
-        where
-            finished_at > {{ _timestamp_literal(since) }}
-            and finished_at <= {{ _timestamp_literal(_run_started()) }}
-    {%- endset -%}
+    {%- set new_loads = _loads_committed_since(ref('stg_lake__loads'), since) -%}
     {%- set loads = _scalar_row(
         "select
             max(case
@@ -125,9 +136,7 @@
                 then 1 else 0 end)
         from (" ~ new_loads ~ ") as new_loads"
     ) -%}
-    {%- set plays_from = none if loads[1] is none
-        else loads[1] - modules.datetime.timedelta(seconds=var('duplicate_play_window_seconds'))
-    -%}
+    {%- set plays_from = _reached_by_plays_from(loads[1]) -%}
     {%- if kind == 'runs' -%}
         {{ return(_run_window(new_loads)) }}
     {%- endif -%}
