@@ -13,7 +13,7 @@
 
 with
 
-plays as (
+plays as {{ not_materialized() }} (
 
     select * from {{ ref('int_plays_unioned') }}
     -- A rebuilt play's duplicate may lie up to the window before it.
@@ -77,7 +77,7 @@ candidates as (
 
 ),
 
-prioritised as (
+prioritised as {{ not_materialized() }} (
 
     select
         plays.*,
@@ -94,7 +94,7 @@ prioritised as (
 
 -- A play without a track id (account data, the 2020 vintage, local files) takes the id of the
 -- known track of its name and artist, whatever landed first.
-resolved as (
+resolved as {{ not_materialized() }} (
 
     select
         prioritised.*,
@@ -125,6 +125,43 @@ resolved as (
 
 ),
 
+-- Only users with plays from more than one source can have a play twice across sources: the
+-- self-join below never touches single-source users, however many plays they have.
+multi_source_users as (
+
+    select user_id
+
+    from resolved
+    group by user_id
+    having count(distinct source_priority) > 1
+
+),
+
+-- The plays that can be a duplicate, with only what finding one takes: a source that repeats
+-- its records, or a listener of several sources. Stored once, read by both searches below.
+duplicate_candidates as (
+
+    select
+        resolved.play_id,
+        resolved.user_id,
+        resolved.source,
+        resolved.source_priority,
+        resolved.repeats_are_duplicates,
+        resolved.played_at,
+        resolved.ms_played,
+        resolved.track_resolution,
+        resolved.identity_key,
+        multi_source_users.user_id is not null as has_other_sources
+
+    from resolved
+    left join multi_source_users
+        on resolved.user_id = multi_source_users.user_id
+    where
+        resolved.identity_key is not null
+        and (resolved.repeats_are_duplicates or multi_source_users.user_id is not null)
+
+),
+
 -- One source reporting the same play twice (an offline play in extended history, same end
 -- second and track; a person's exports of two years): the longest is the play, the rest are
 -- its repeats; of equal length, one that names its track id (a later vintage) is kept.
@@ -148,8 +185,8 @@ repeat_ranked as (
             rows between unbounded preceding and unbounded following
         ) as first_play_id
 
-    from resolved
-    where repeats_are_duplicates and identity_key is not null
+    from duplicate_candidates
+    where repeats_are_duplicates
 
 ),
 
@@ -164,28 +201,14 @@ repeats as (
 
 ),
 
--- Only users with plays from more than one source can have a play twice across sources: the
--- self-join below never touches single-source users, however many plays they have.
-multi_source_users as (
-
-    select user_id
-
-    from resolved
-    group by user_id
-    having count(distinct source_priority) > 1
-
-),
-
 cross_source_candidates as (
 
-    select resolved.*
+    select *
 
-    from resolved
-    inner join multi_source_users
-        on resolved.user_id = multi_source_users.user_id
+    from duplicate_candidates
     where
-        resolved.identity_key is not null
-        and resolved.play_id not in (select repeats.play_id from repeats)
+        has_other_sources
+        and play_id not in (select repeats.play_id from repeats)
 
 ),
 
