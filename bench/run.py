@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import sys
@@ -199,14 +200,23 @@ def bench_population(plays: int) -> list[Row]:
     if built.returncode != 0:
         # Kept as a row, not lost with the part: what stopped it (a disk too small to spill
         # to, say) is the finding.
-        reason = next((line.strip() for line in built.output.splitlines()
-                       if "Error" in line), f"exit code {built.returncode}")  # fmt: skip
-        step = f"{POPULATION_BUILD}: did not finish ({reason[:160]})"
+        step = f"{POPULATION_BUILD}: did not finish ({failure(built.output, built.returncode)})"
     rows.append(
         Row(plays, step, built.seconds, built.peak_rss_bytes / 1024**2, 1,
             slowest_nodes() if built.returncode == 0 else ())
     )  # fmt: skip
     return rows
+
+
+def failure(output: str, returncode: int) -> str:
+    """What stopped a dbt build, from its log: the failing node and the engine's message."""
+    plain = (re.sub(r"\x1b\[[0-9;]*m", "", line) for line in output.splitlines())
+    lines = [re.sub(r"^\d\d:\d\d:\d\d\s+", "", line).strip() for line in plain]
+    for number, line in enumerate(lines):
+        if "Error in" in line:
+            message = next((text for text in lines[number + 1 :] if text), "")
+            return f"{line}: {message}"[:240]
+    return f"exit code {returncode}"
 
 
 def bench_incremental(plays: int, data_dir: Path, repeat: int) -> Row:

@@ -68,36 +68,46 @@ horizon as (
 
 ),
 
--- Relevant: a track the user streamed in (generated_at, window_end], other than the seed.
-streamed_in_window as (
+-- The lists one run made for one listener share a judgement window: the plays are read once
+-- per window, not once per list.
+windows as (
 
     select distinct
-        list_windows.run_id,
-        list_windows.user_id,
-        list_windows.seed_track_id,
-        list_windows.generated_at,
-        plays.track_id
+        user_id,
+        generated_at,
+        window_end
 
     from list_windows
-    inner join plays
-        on
-            list_windows.user_id = plays.user_id
-            and list_windows.generated_at < plays.played_at
-            and list_windows.window_end >= plays.played_at
-    where
-        plays.is_music_stream
-        and plays.track_id is not null
-        and plays.track_id != list_windows.seed_track_id
 
 ),
 
--- With var('accuracy_new_tracks_only'), a track the user had played before the list is not.
-relevant as (
+-- Streamed in a window: a track the user streamed in (generated_at, window_end].
+streamed_in_window as (
+
+    select distinct
+        windows.user_id,
+        windows.generated_at,
+        plays.track_id
+
+    from windows
+    inner join plays
+        on
+            windows.user_id = plays.user_id
+            and windows.generated_at < plays.played_at
+            and windows.window_end >= plays.played_at
+    where
+        plays.is_music_stream
+        and plays.track_id is not null
+
+),
+
+-- With var('accuracy_new_tracks_only'), a track the user had played before the window is not
+-- relevant.
+window_tracks as (
 
     select
-        streamed_in_window.run_id,
         streamed_in_window.user_id,
-        streamed_in_window.seed_track_id,
+        streamed_in_window.generated_at,
         streamed_in_window.track_id
 
     from streamed_in_window
@@ -111,16 +121,38 @@ relevant as (
 
 ),
 
+window_track_counts as (
+
+    select
+        user_id,
+        generated_at,
+        count(*) as window_tracks
+
+    from window_tracks
+    group by user_id, generated_at
+
+),
+
+-- Relevant to a list: its window's tracks other than its seed.
 relevant_counts as (
 
     select
-        run_id,
-        user_id,
-        seed_track_id,
-        count(*) as relevant_tracks
+        list_windows.run_id,
+        list_windows.user_id,
+        list_windows.seed_track_id,
+        coalesce(window_track_counts.window_tracks, 0)
+        - case when streamed_seed.track_id is not null then 1 else 0 end as relevant_tracks
 
-    from relevant
-    group by run_id, user_id, seed_track_id
+    from list_windows
+    left join window_track_counts
+        on
+            list_windows.user_id = window_track_counts.user_id
+            and list_windows.generated_at = window_track_counts.generated_at
+    left join window_tracks as streamed_seed
+        on
+            list_windows.user_id = streamed_seed.user_id
+            and list_windows.generated_at = streamed_seed.generated_at
+            and list_windows.seed_track_id = streamed_seed.track_id
 
 ),
 
@@ -131,15 +163,20 @@ judged as (
         top_k.user_id,
         top_k.seed_track_id,
         top_k.list_position,
-        relevant.track_id is not null as is_relevant
+        window_tracks.track_id is not null
+        and top_k.recommended_track_id != top_k.seed_track_id as is_relevant
 
     from top_k
-    left join relevant
+    inner join list_windows
         on
-            top_k.run_id = relevant.run_id
-            and top_k.user_id = relevant.user_id
-            and top_k.seed_track_id = relevant.seed_track_id
-            and top_k.recommended_track_id = relevant.track_id
+            top_k.run_id = list_windows.run_id
+            and top_k.user_id = list_windows.user_id
+            and top_k.seed_track_id = list_windows.seed_track_id
+    left join window_tracks
+        on
+            list_windows.user_id = window_tracks.user_id
+            and list_windows.generated_at = window_tracks.generated_at
+            and top_k.recommended_track_id = window_tracks.track_id
 
 ),
 
@@ -210,7 +247,7 @@ final as (
             list_windows.run_id = list_hits.run_id
             and list_windows.user_id = list_hits.user_id
             and list_windows.seed_track_id = list_hits.seed_track_id
-    left join relevant_counts
+    inner join relevant_counts
         on
             list_windows.run_id = relevant_counts.run_id
             and list_windows.user_id = relevant_counts.user_id
