@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: venv demo test lint pytest build bench clean system-packages
+.PHONY: venv demo test test-fast lint pytest build bench clean system-packages
 
 venv: $(STAMP)
 
@@ -35,6 +35,10 @@ pytest: venv
 	$(BIN)/pytest
 
 test: system-packages lint pytest
+
+# The fast lane: lint and every test but the engines' builds on PostgreSQL and Spark.
+test-fast: venv lint
+	$(BIN)/pytest -m "not engines"
 
 # Debian packages the tests need (chromium, postgresql, Java), installed when missing (root).
 system-packages:

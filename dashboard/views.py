@@ -137,11 +137,14 @@ def diagnostics_page(marts: Marts) -> None:
     st.markdown("#### Per model (marts.fct_model_performance)")
     _table(
         models[["model_key", "users_served", "lists", "hit_rate", "mean_precision_at_k",
-                "mean_recall_at_k", "mean_ndcg_at_k", "mean_reciprocal_rank", "catalog_coverage",
-                "mean_intra_list_diversity", "mean_novelty", "mean_popularity_bias",
-                "mean_similarity"]],
+                "mean_recall_at_k", "mean_ndcg_at_k", "mean_graded_ndcg_at_k",
+                "mean_average_precision_at_k", "mean_average_precision", "mean_r_precision",
+                "mean_reciprocal_rank", "catalog_coverage", "mean_intra_list_diversity",
+                "mean_novelty", "mean_popularity_bias", "mean_similarity"]],
         {"users_served": 0, "lists": 0, "hit_rate": 3, "mean_precision_at_k": 3,
-         "mean_recall_at_k": 3, "mean_ndcg_at_k": 3, "mean_reciprocal_rank": 3,
+         "mean_recall_at_k": 3, "mean_ndcg_at_k": 3, "mean_graded_ndcg_at_k": 3,
+         "mean_average_precision_at_k": 3, "mean_average_precision": 3, "mean_r_precision": 3,
+         "mean_reciprocal_rank": 3,
          "catalog_coverage": 3, "mean_intra_list_diversity": 3, "mean_novelty": 3,
          "mean_popularity_bias": 3, "mean_similarity": 3},
     )  # fmt: skip

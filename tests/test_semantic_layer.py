@@ -49,6 +49,7 @@ def test_the_semantic_manifest_names_the_metrics(demo_settings: Settings) -> Non
     assert {
         "plays", "minutes_listened", "energy_score", "musicality_score", "positivity_score",
         "skip_rate", "completion_rate", "hit_rate", "ndcg_at_k", "mean_reciprocal_rank",
+        "graded_ndcg_at_k", "map_at_k", "mean_average_precision", "r_precision",
     } <= metrics  # fmt: skip
     assert manifest["project_configuration"]["time_spines"][0]["node_relation"]["alias"] == (
         "dim_dates"

@@ -28,6 +28,41 @@
     {{ dcg }} / nullif({{ ideal_dcg }}, 0)
 {%- endmacro %}
 
+{#-
+  Graded relevance: a relevant track's gain is the number of times the user streamed it in the
+  window (linear gain, as ranx's ndcg; not 2^rel − 1, which a track streamed 40 times would
+  make dwarf every other). Graded NDCG@k = Σ_{i ≤ k} gain_i / log2(i + 1) over the ideal: the
+  same sum with the relevant tracks ordered by gain; macro ndcg_at_k divides them.
+-#}
+{% macro graded_gain(streams) -%}
+    cast({{ streams }} as {{ type_double() }})
+{%- endmacro %}
+
+{#-
+  Average precision@k = Σ over relevant positions i ≤ k of precision@i, over min(k, |R|): a
+  list whose top k is all relevant (or holds all of R) scores 1 (Recommenders ≥ 1.2's map_at_k;
+  ranx's map@k divides by |R|). Null when |R| = 0.
+-#}
+{% macro average_precision_at_k(precision_sum, relevant_tracks, k) -%}
+    {{ precision_sum }} / nullif(least({{ relevant_tracks }}, {{ k }}), 0)
+{%- endmacro %}
+
+{#-
+  Average precision = Σ over every relevant position i of the whole list of precision@i, over
+  |R| (ranx's and Recommenders' map). Null when |R| = 0.
+-#}
+{% macro average_precision(precision_sum, relevant_tracks) -%}
+    {{ precision_sum }} / nullif({{ relevant_tracks }}, 0)
+{%- endmacro %}
+
+{#-
+  R-precision = relevant tracks in the list's first |R| positions, over |R| (a list shorter
+  than |R| still divides by |R|). Null when |R| = 0.
+-#}
+{% macro r_precision(hits_in_top_r, relevant_tracks) -%}
+    cast({{ hits_in_top_r }} as {{ type_double() }}) / nullif({{ relevant_tracks }}, 0)
+{%- endmacro %}
+
 {#- Reciprocal rank = 1 / position of the first relevant track in the top k, 0 when none. -#}
 {% macro reciprocal_rank(first_hit_position) -%}
     coalesce(1.0 / cast({{ first_hit_position }} as {{ type_double() }}), 0.0)
@@ -50,8 +85,9 @@
 
 {#-
   The accuracy of many lists (rows of fct_recommendation_accuracy), for any grain: lists, hit
-  rate@k, mean precision@k, recall@k and NDCG@k, MRR. Recall and NDCG average over the lists
-  whose window has a relevant track (null otherwise).
+  rate@k, mean precision@k, recall@k, NDCG@k (binary and graded), MAP@k, MAP, mean
+  r-precision, MRR. All but hit rate, precision and MRR average over the lists whose window has
+  a relevant track (their per-list value is null otherwise).
 -#}
 {% macro accuracy_rollup_columns(alias='') -%}
     {%- set prefix = alias ~ '.' if alias else '' -%}
@@ -60,5 +96,9 @@
     {{ exact_avg(prefix ~ 'precision_at_k') }} as mean_precision_at_k,
     {{ exact_avg(prefix ~ 'recall_at_k') }} as mean_recall_at_k,
     {{ exact_avg(prefix ~ 'ndcg_at_k') }} as mean_ndcg_at_k,
+    {{ exact_avg(prefix ~ 'graded_ndcg_at_k') }} as mean_graded_ndcg_at_k,
+    {{ exact_avg(prefix ~ 'average_precision_at_k') }} as mean_average_precision_at_k,
+    {{ exact_avg(prefix ~ 'average_precision') }} as mean_average_precision,
+    {{ exact_avg(prefix ~ 'r_precision') }} as mean_r_precision,
     {{ exact_avg(prefix ~ 'reciprocal_rank') }} as mean_reciprocal_rank
 {%- endmacro %}

@@ -35,13 +35,6 @@ user_tracks as (
 
 ),
 
-top_k as (
-
-    select * from lists
-    where list_position <= {{ var('accuracy_k') }}
-
-),
-
 list_windows as (
 
     select
@@ -53,9 +46,10 @@ list_windows as (
         max(variant) as variant,
         max(generated_at) as generated_at,
         {{ accuracy_window_end('max(generated_at)') }} as window_end,
-        count(*) as recommended_tracks
+        count(case when list_position <= {{ var('accuracy_k') }} then 1 end)
+            as recommended_tracks
 
-    from top_k
+    from lists
     group by run_id, user_id, seed_track_id
 
 ),
@@ -81,13 +75,15 @@ windows as (
 
 ),
 
--- Streamed in a window: a track the user streamed in (generated_at, window_end].
+-- Streamed in a window: a track the user streamed in (generated_at, window_end], and how often
+-- (its graded relevance).
 streamed_in_window as (
 
-    select distinct
+    select
         windows.user_id,
         windows.generated_at,
-        plays.track_id
+        plays.track_id,
+        count(*) as streams
 
     from windows
     inner join plays
@@ -98,6 +94,7 @@ streamed_in_window as (
     where
         plays.is_music_stream
         and plays.track_id is not null
+    group by windows.user_id, windows.generated_at, plays.track_id
 
 ),
 
@@ -108,7 +105,8 @@ window_tracks as (
     select
         streamed_in_window.user_id,
         streamed_in_window.generated_at,
-        streamed_in_window.track_id
+        streamed_in_window.track_id,
+        streamed_in_window.streams
 
     from streamed_in_window
     left join user_tracks
@@ -134,12 +132,18 @@ window_track_counts as (
 ),
 
 -- Relevant to a list: its window's tracks other than its seed.
-relevant_counts as (
+list_relevance as (
 
     select
         list_windows.run_id,
         list_windows.user_id,
         list_windows.seed_track_id,
+        list_windows.model_name,
+        list_windows.model_version,
+        list_windows.variant,
+        list_windows.generated_at,
+        list_windows.window_end,
+        list_windows.recommended_tracks,
         coalesce(window_track_counts.window_tracks, 0)
         - case when streamed_seed.track_id is not null then 1 else 0 end as relevant_tracks
 
@@ -156,43 +160,75 @@ relevant_counts as (
 
 ),
 
+-- The whole list is judged (MAP and r-precision look past k), each position with its
+-- relevance: streamed in the window, and how often.
 judged as (
 
     select
-        top_k.run_id,
-        top_k.user_id,
-        top_k.seed_track_id,
-        top_k.list_position,
+        lists.run_id,
+        lists.user_id,
+        lists.seed_track_id,
+        lists.list_position,
+        list_relevance.relevant_tracks,
         window_tracks.track_id is not null
-        and top_k.recommended_track_id != top_k.seed_track_id as is_relevant
+        and lists.recommended_track_id != lists.seed_track_id as is_relevant,
+        coalesce(window_tracks.streams, 0) as streams
 
-    from top_k
-    inner join list_windows
+    from lists
+    inner join list_relevance
         on
-            top_k.run_id = list_windows.run_id
-            and top_k.user_id = list_windows.user_id
-            and top_k.seed_track_id = list_windows.seed_track_id
+            lists.run_id = list_relevance.run_id
+            and lists.user_id = list_relevance.user_id
+            and lists.seed_track_id = list_relevance.seed_track_id
     left join window_tracks
         on
-            list_windows.user_id = window_tracks.user_id
-            and list_windows.generated_at = window_tracks.generated_at
-            and top_k.recommended_track_id = window_tracks.track_id
+            list_relevance.user_id = window_tracks.user_id
+            and list_relevance.generated_at = window_tracks.generated_at
+            and lists.recommended_track_id = window_tracks.track_id
+
+),
+
+-- precision at each relevant position i: relevant tracks in positions 1 .. i, over i.
+judged_with_precision as (
+
+    select
+        *,
+        case when is_relevant then {{ precision_at_k(
+            'sum(case when is_relevant then 1 else 0 end) over ('
+            ~ 'partition by run_id, user_id, seed_track_id order by list_position '
+            ~ 'rows between unbounded preceding and current row)',
+            'list_position'
+        ) }} end as precision_at_position
+
+    from judged
 
 ),
 
 list_hits as (
 
+    {%- set in_top_k = 'is_relevant and list_position <= ' ~ var('accuracy_k') %}
+
     select
         run_id,
         user_id,
         seed_track_id,
-        cast(sum(case when is_relevant then 1 else 0 end) as bigint) as hits,
+        cast(sum(case when {{ in_top_k }} then 1 else 0 end) as bigint) as hits,
         {{ exact_sum(
-            'case when is_relevant then ' ~ dcg_discount('list_position') ~ ' else 0 end'
+            'case when ' ~ in_top_k ~ ' then ' ~ dcg_discount('list_position') ~ ' else 0 end'
         ) }} as dcg,
-        min(case when is_relevant then list_position end) as first_hit_position
+        {{ exact_sum(
+            'case when ' ~ in_top_k ~ ' then '
+            ~ graded_gain('streams') ~ ' * ' ~ dcg_discount('list_position') ~ ' else 0 end'
+        ) }} as graded_dcg,
+        min(case when {{ in_top_k }} then list_position end) as first_hit_position,
+        {{ exact_sum('case when ' ~ in_top_k ~ ' then precision_at_position else 0 end') }}
+            as precision_sum_at_k,
+        {{ exact_sum('coalesce(precision_at_position, 0)') }} as precision_sum,
+        cast(sum(
+            case when is_relevant and list_position <= relevant_tracks then 1 else 0 end
+        ) as bigint) as hits_in_top_r
 
-    from judged
+    from judged_with_precision
     group by run_id, user_id, seed_track_id
 
 ),
@@ -218,44 +254,104 @@ ideal_dcg as (
 
 ),
 
-final as (
+-- The graded ideal: a list's relevant tracks, most streamed first. A window's k + 1 most
+-- streamed tracks hold any list's top k, its seed left out.
+window_tracks_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by user_id, generated_at order by streams desc, track_id asc
+        ) as stream_rank
+
+    from window_tracks
+
+),
+
+ideal_candidates as (
 
     select
         list_windows.run_id,
         list_windows.user_id,
         list_windows.seed_track_id,
-        list_windows.model_name,
-        list_windows.model_version,
-        list_windows.variant,
-        list_windows.generated_at,
-        list_windows.window_end,
-        coalesce(list_windows.window_end <= horizon.latest_play, false) as is_window_complete,
+        window_tracks_ranked.streams,
+        row_number() over (
+            partition by list_windows.run_id, list_windows.user_id, list_windows.seed_track_id
+            order by window_tracks_ranked.stream_rank
+        ) as ideal_position
+
+    from list_windows
+    inner join window_tracks_ranked
+        on
+            list_windows.user_id = window_tracks_ranked.user_id
+            and list_windows.generated_at = window_tracks_ranked.generated_at
+            and list_windows.seed_track_id != window_tracks_ranked.track_id
+    where window_tracks_ranked.stream_rank <= {{ var('accuracy_k') }} + 1
+
+),
+
+graded_ideal_dcg as (
+
+    select
+        run_id,
+        user_id,
+        seed_track_id,
+        {{ exact_sum(graded_gain('streams') ~ ' * ' ~ dcg_discount('ideal_position')) }}
+            as graded_ideal_dcg
+
+    from ideal_candidates
+    where ideal_position <= {{ var('accuracy_k') }}
+    group by run_id, user_id, seed_track_id
+
+),
+
+final as (
+
+    select
+        list_relevance.run_id,
+        list_relevance.user_id,
+        list_relevance.seed_track_id,
+        list_relevance.model_name,
+        list_relevance.model_version,
+        list_relevance.variant,
+        list_relevance.generated_at,
+        list_relevance.window_end,
+        coalesce(list_relevance.window_end <= horizon.latest_play, false) as is_window_complete,
         cast({{ var('accuracy_k') }} as integer) as k,
-        list_windows.recommended_tracks,
-        coalesce(relevant_counts.relevant_tracks, 0) as relevant_tracks,
+        list_relevance.recommended_tracks,
+        list_relevance.relevant_tracks,
         list_hits.hits,
         {{ is_hit('list_hits.hits') }} as is_hit,
         {{ precision_at_k('list_hits.hits', var('accuracy_k')) }} as precision_at_k,
-        {{ recall_at_k('list_hits.hits', 'relevant_counts.relevant_tracks') }} as recall_at_k,
+        {{ recall_at_k('list_hits.hits', 'list_relevance.relevant_tracks') }} as recall_at_k,
         {{ ndcg_at_k('list_hits.dcg', 'ideal_dcg.ideal_dcg') }} as ndcg_at_k,
-        {{ reciprocal_rank('list_hits.first_hit_position') }} as reciprocal_rank
+        {{ ndcg_at_k('list_hits.graded_dcg', 'graded_ideal_dcg.graded_ideal_dcg') }}
+            as graded_ndcg_at_k,
+        {{ reciprocal_rank('list_hits.first_hit_position') }} as reciprocal_rank,
+        {{ average_precision_at_k(
+            'list_hits.precision_sum_at_k', 'list_relevance.relevant_tracks', var('accuracy_k')
+        ) }} as average_precision_at_k,
+        {{ average_precision('list_hits.precision_sum', 'list_relevance.relevant_tracks') }}
+            as average_precision,
+        {{ r_precision('list_hits.hits_in_top_r', 'list_relevance.relevant_tracks') }}
+            as r_precision
 
-    from list_windows
+    from list_relevance
     cross join horizon
     inner join list_hits
         on
-            list_windows.run_id = list_hits.run_id
-            and list_windows.user_id = list_hits.user_id
-            and list_windows.seed_track_id = list_hits.seed_track_id
-    inner join relevant_counts
-        on
-            list_windows.run_id = relevant_counts.run_id
-            and list_windows.user_id = relevant_counts.user_id
-            and list_windows.seed_track_id = relevant_counts.seed_track_id
+            list_relevance.run_id = list_hits.run_id
+            and list_relevance.user_id = list_hits.user_id
+            and list_relevance.seed_track_id = list_hits.seed_track_id
     left join ideal_dcg
         on
-            least(coalesce(relevant_counts.relevant_tracks, 0), {{ var('accuracy_k') }})
+            least(list_relevance.relevant_tracks, {{ var('accuracy_k') }})
             = ideal_dcg.relevant_in_top_k
+    left join graded_ideal_dcg
+        on
+            list_relevance.run_id = graded_ideal_dcg.run_id
+            and list_relevance.user_id = graded_ideal_dcg.user_id
+            and list_relevance.seed_track_id = graded_ideal_dcg.seed_track_id
 
 )
 
