@@ -4,12 +4,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# The peers the tests hold the marts to, beside the project's venv (tests/peers/requirements.txt).
+PEERS ?= .venv-peers
+PEERS_STAMP := $(PEERS)/.installed-$(shell cat tests/peers/requirements.txt | sha1sum | cut -c1-12)
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: venv demo test test-fast lint pytest build bench clean system-packages
+.PHONY: venv peers demo test test-fast lint pytest build bench clean system-packages
 
 venv: $(STAMP)
 
@@ -18,6 +21,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+peers: $(PEERS_STAMP)
+
+$(PEERS_STAMP): tests/peers/requirements.txt
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps recommenders==1.2.1
+	@rm -f $(PEERS)/.installed-*
 	@touch $@
 
 demo: venv
@@ -31,13 +44,13 @@ lint: venv
 	$(BIN)/ruff format --check ingest dashboard bench tests
 	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models tests/data
 
-pytest: venv
+pytest: venv peers
 	$(BIN)/pytest
 
 test: system-packages lint pytest
 
 # The fast lane: lint and every test but the engines' builds on PostgreSQL and Spark.
-test-fast: venv lint
+test-fast: venv peers lint
 	$(BIN)/pytest -m "not engines"
 
 # Debian packages the tests need (chromium, postgresql, Java), installed when missing (root).

@@ -139,13 +139,15 @@ def diagnostics_page(marts: Marts) -> None:
         models[["model_key", "users_served", "lists", "hit_rate", "mean_precision_at_k",
                 "mean_recall_at_k", "mean_ndcg_at_k", "mean_graded_ndcg_at_k",
                 "mean_average_precision_at_k", "mean_average_precision", "mean_r_precision",
-                "mean_reciprocal_rank", "catalog_coverage", "mean_intra_list_diversity",
-                "mean_novelty", "mean_popularity_bias", "mean_similarity"]],
+                "mean_reciprocal_rank", "catalog_coverage", "distributional_coverage",
+                "mean_intra_list_diversity", "mean_share_new_to_user", "mean_novelty",
+                "mean_serendipity", "mean_popularity_bias", "mean_similarity"]],
         {"users_served": 0, "lists": 0, "hit_rate": 3, "mean_precision_at_k": 3,
          "mean_recall_at_k": 3, "mean_ndcg_at_k": 3, "mean_graded_ndcg_at_k": 3,
          "mean_average_precision_at_k": 3, "mean_average_precision": 3, "mean_r_precision": 3,
          "mean_reciprocal_rank": 3,
-         "catalog_coverage": 3, "mean_intra_list_diversity": 3, "mean_novelty": 3,
+         "catalog_coverage": 3, "distributional_coverage": 2, "mean_intra_list_diversity": 3,
+         "mean_share_new_to_user": 3, "mean_novelty": 2, "mean_serendipity": 3,
          "mean_popularity_bias": 3, "mean_similarity": 3},
     )  # fmt: skip
 

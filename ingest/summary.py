@@ -133,7 +133,7 @@ def print_population(connection: Warehouse) -> None:
     print(f"\n== Recommendation diagnostics over all {users} listeners")
     print("\nPer model (marts.fct_model_performance)")
     print(format_table(
-        ["model", "users", "lists", "hit rate", "NDCG", "MRR", "coverage", "novelty",
+        ["model", "users", "lists", "hit rate", "NDCG", "MRR", "coverage", "novelty (bits)",
          "similarity"],
         models,
     ))  # fmt: skip

@@ -7,7 +7,9 @@ it, with numpy, pandas and scipy, never by reading the marts' own intermediate r
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
 from datetime import timedelta
 
 import numpy as np
@@ -18,6 +20,7 @@ from scipy import stats
 from ingest.generate.params import MODELS
 from ingest.settings import Settings
 from ingest.warehouse import connect
+from tests.helpers import PROJECT_DIR
 
 K = 10
 WINDOW = timedelta(days=7)
@@ -34,6 +37,7 @@ FEATURES = [
     "valence",
 ]
 TOLERANCE = 1e-9
+PEERS_PYTHON = PROJECT_DIR / ".venv-peers" / "bin" / "python"
 LIST_KEY = ["run_id", "user_id", "seed_track_id"]
 MODEL = ["model_name", "model_version", "variant"]
 
@@ -311,7 +315,7 @@ def test_list_quality_as_defined(
                 "recommended_tracks": len(ids),
                 "track_pairs": len(pairs),
                 "intra_list_diversity": np.mean(pairs) if pairs else None,
-                "novelty": np.mean(new),
+                "share_new_to_user": np.mean(new),
                 "recommended_popularity_percentile": recommended,
                 "user_popularity_percentile": own,
                 "popularity_bias": None
@@ -332,6 +336,104 @@ def test_list_quality_as_defined(
                 (row["model_name"], row["model_version"], row["variant"] if row["variant"] else "")
             ],
         )
+
+
+def _recommenders(spec: dict) -> dict:
+    """Microsoft Recommenders 1.2.1 on the spec, in the peers' venv (`make peers`)."""
+    assert PEERS_PYTHON.exists(), f"{PEERS_PYTHON} missing: run `make peers`"
+    completed = subprocess.run(
+        [str(PEERS_PYTHON), str(PROJECT_DIR / "tests" / "peers" / "recommenders_list_quality.py")],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout)
+
+
+def test_list_quality_agrees_with_recommenders(
+    demo_settings: Settings, positioned: pd.DataFrame, plays: pd.DataFrame, tracks: pd.DataFrame
+) -> None:
+    """Novelty, serendipity and distributional coverage against Recommenders' own functions.
+
+    Mappings (the list_quality_formulas doc): Recommenders' novelty averages over every track of
+    the list, one nobody had played adding 0, so it is ours * tracks_with_popularity / tracks;
+    its serendipity needs lists of tracks new to the listener and histories with features.
+    """
+    top_k = positioned[positioned["list_position"] <= K].fillna({"variant": ""})
+    music = plays[(plays["content_type"] == "music") & plays["track_id"].notna()]
+    first_played = music.groupby(["user_id", "track_id"], as_index=False)["played_at"].min()
+    lists = {
+        "|".join(key): (key[1], group["generated_at"].max(), list(group["recommended_track_id"]))
+        for key, group in top_k.sort_values("list_position").groupby(LIST_KEY)
+    }
+    mart = frame(demo_settings, "select * from marts.fct_recommendation_list_quality")
+    mart = mart.set_index(mart[LIST_KEY].agg("|".join, axis=1))
+
+    # Novelty: the three days with the most lists, 40 of each; train = the pairs played before.
+    day_of = {key: generated_at.normalize() for key, (_, generated_at, _) in lists.items()}
+    busiest = pd.Series(day_of).value_counts().sort_index(kind="stable").nlargest(3).index
+    novelty_days = []
+    for day in sorted(busiest):
+        train = first_played[first_played["played_at"] < day]
+        keys = sorted(key for key, at in day_of.items() if at == day)
+        novelty_days.append(
+            {
+                "train": train[["user_id", "track_id"]].values.tolist(),
+                "lists": {key: lists[key][2] for key in keys[:: max(1, len(keys) // 40)][:40]},
+            }
+        )
+
+    # Serendipity: the 8 lists of tracks all new to the listener, with the shortest histories.
+    features = tracks.set_index("track_id")[FEATURES].dropna()
+    history_of = first_played.groupby("user_id")
+    candidates = []
+    for key, (user_id, generated_at, ids) in lists.items():
+        if not all(t in features.index for t in ids):
+            continue
+        played = history_of.get_group(user_id) if user_id in history_of.groups else None
+        if played is None:
+            continue
+        before = played[played["played_at"] < generated_at]["track_id"]
+        history = [t for t in before if t in features.index]
+        if history and not set(ids) & set(before):
+            candidates.append((len(history), key, history, ids))
+    chosen = sorted(candidates)[:8]
+    assert len(chosen) == 8
+    involved = {t for _, _, history, ids in chosen for t in [*history, *ids]}
+
+    spec = {
+        "novelty": novelty_days,
+        "serendipity": {
+            "features": {t: features.loc[t].tolist() for t in sorted(involved)},
+            "lists": {key: {"history": h, "tracks": ids} for _, key, h, ids in chosen},
+        },
+        "coverage": {
+            "|".join(model): list(group["recommended_track_id"])
+            for model, group in top_k.groupby(MODEL)
+        },
+    }
+    peer = _recommenders(spec)
+
+    assert sum(len(day["lists"]) for day in novelty_days) >= 100
+    for key, value in peer["novelty"].items():
+        row = mart.loc[key]
+        if row["tracks_with_popularity"] == 0:  # ours null: nothing to average
+            assert pd.isna(row["novelty"]) and value == 0
+            continue
+        assert_close(
+            row["novelty"] * row["tracks_with_popularity"] / row["recommended_tracks"], value
+        )
+    for key, value in peer["serendipity"].items():
+        assert_close(mart.loc[key, "serendipity"], value)
+    performance = frame(demo_settings, "select * from marts.fct_model_performance")
+    performance = performance.fillna({"variant": ""})
+    performance = performance.set_index(performance[MODEL].agg("|".join, axis=1))
+    assert set(peer["coverage"]) == set(performance.index)
+    for model, value in peer["coverage"].items():
+        assert_close(performance.loc[model, "distributional_coverage"], value)
 
 
 def test_predicted_vs_actual_similarity_as_defined(
@@ -542,4 +644,4 @@ def test_the_model_built_to_be_better_scores_better(demo_settings: Settings) -> 
     verdicts = dict(zip(comparison["metric"], comparison["is_candidate_better"], strict=True))
     assert verdicts["hit_rate"] and verdicts["mean_ndcg_at_k"] and verdicts["mean_similarity"]
     assert verdicts["mean_euclidean_distance"] and verdicts["mean_abs_difference"]
-    assert len(verdicts) == 17
+    assert len(verdicts) == 20

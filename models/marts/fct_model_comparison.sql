@@ -1,7 +1,8 @@
 {%- set metrics = [
     'hit_rate', 'mean_precision_at_k', 'mean_recall_at_k', 'mean_ndcg_at_k',
     'mean_graded_ndcg_at_k', 'mean_average_precision_at_k', 'mean_average_precision',
-    'mean_r_precision', 'mean_reciprocal_rank', 'catalog_coverage', 'mean_intra_list_diversity', 'mean_novelty',
+    'mean_r_precision', 'mean_reciprocal_rank', 'catalog_coverage', 'distributional_coverage',
+    'mean_intra_list_diversity', 'mean_share_new_to_user', 'mean_novelty', 'mean_serendipity',
     'mean_popularity_bias', 'mean_abs_difference', 'mean_similarity', 'mean_cosine_similarity',
     'mean_euclidean_distance'
 ] -%}

@@ -67,7 +67,9 @@ quality_summary as (
         model_version,
         variant,
         {{ exact_avg('intra_list_diversity') }} as mean_intra_list_diversity,
+        {{ exact_avg('share_new_to_user') }} as mean_share_new_to_user,
         {{ exact_avg('novelty') }} as mean_novelty,
+        {{ exact_avg('serendipity') }} as mean_serendipity,
         {{ exact_avg('recommended_popularity_percentile') }}
             as mean_recommended_popularity_percentile,
         {{ exact_avg('popularity_bias') }} as mean_popularity_bias
@@ -83,21 +85,52 @@ catalog as (
 
 ),
 
+-- How often each model recommended each track in a top k.
+recommended_counts as (
+
+    select
+        model_name,
+        model_version,
+        variant,
+        recommended_track_id,
+        count(*) as times_recommended
+
+    from lists
+    where list_position <= {{ var('accuracy_k') }}
+    group by model_name, model_version, variant, recommended_track_id
+
+),
+
+recommended_shares as (
+
+    select
+        *,
+        sum(times_recommended) over (
+            partition by model_name, model_version, variant
+        ) as all_recommendations
+
+    from recommended_counts
+
+),
+
 coverage as (
 
     select
-        lists.model_name,
-        lists.model_version,
-        lists.variant,
-        count(distinct lists.recommended_track_id) as distinct_recommended_tracks,
-        {{ catalog_coverage(
-            'count(distinct lists.recommended_track_id)', 'max(catalog.catalog_tracks)'
-        ) }} as catalog_coverage
+        recommended_shares.model_name,
+        recommended_shares.model_version,
+        recommended_shares.variant,
+        count(*) as distinct_recommended_tracks,
+        {{ catalog_coverage('count(*)', 'max(catalog.catalog_tracks)') }} as catalog_coverage,
+        {{ distributional_coverage(
+            'recommended_shares.times_recommended', 'recommended_shares.all_recommendations'
+        ) }} as distributional_coverage
 
-    from lists
+    from recommended_shares
     cross join catalog
-    where lists.list_position <= {{ var('accuracy_k') }}
-    group by lists.model_name, lists.model_version, lists.variant
+    group by
+        recommended_shares.model_name,
+        recommended_shares.model_version,
+        recommended_shares.variant
 
 ),
 
@@ -142,8 +175,11 @@ final as (
         accuracy_summary.mean_reciprocal_rank,
         coverage.distinct_recommended_tracks,
         coverage.catalog_coverage,
+        coverage.distributional_coverage,
         quality_summary.mean_intra_list_diversity,
+        quality_summary.mean_share_new_to_user,
         quality_summary.mean_novelty,
+        quality_summary.mean_serendipity,
         quality_summary.mean_recommended_popularity_percentile,
         quality_summary.mean_popularity_bias,
         coalesce(similarity_summary.lists_compared, 0) as lists_compared,

@@ -47,7 +47,10 @@ final as (
         lists.recommended_tracks,
         lists.track_pairs,
         lists.intra_list_diversity,
+        lists.share_new_to_user,
         lists.novelty,
+        lists.tracks_with_popularity,
+        lists.serendipity,
         lists.recommended_popularity_percentile,
         user_popularity.user_popularity_percentile,
         {{ popularity_bias(
