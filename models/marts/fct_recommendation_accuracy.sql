@@ -131,6 +131,57 @@ window_track_counts as (
 
 ),
 
+-- The graded ideal: a list's relevant tracks, most streamed first. A window's k + 1 most
+-- streamed tracks hold any list's top k, its seed left out.
+window_tracks_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by user_id, generated_at order by streams desc, track_id asc
+        ) as stream_rank
+
+    from window_tracks
+
+),
+
+ideal_candidates as (
+
+    select
+        list_windows.run_id,
+        list_windows.user_id,
+        list_windows.seed_track_id,
+        window_tracks_ranked.streams,
+        row_number() over (
+            partition by list_windows.run_id, list_windows.user_id, list_windows.seed_track_id
+            order by window_tracks_ranked.stream_rank
+        ) as ideal_position
+
+    from list_windows
+    inner join window_tracks_ranked
+        on
+            list_windows.user_id = window_tracks_ranked.user_id
+            and list_windows.generated_at = window_tracks_ranked.generated_at
+            and list_windows.seed_track_id != window_tracks_ranked.track_id
+    where window_tracks_ranked.stream_rank <= {{ var('accuracy_k') }} + 1
+
+),
+
+graded_ideal_dcg as (
+
+    select
+        run_id,
+        user_id,
+        seed_track_id,
+        {{ exact_sum(graded_gain('streams') ~ ' * ' ~ dcg_discount('ideal_position')) }}
+            as graded_ideal_dcg
+
+    from ideal_candidates
+    where ideal_position <= {{ var('accuracy_k') }}
+    group by run_id, user_id, seed_track_id
+
+),
+
 -- Relevant to a list: its window's tracks other than its seed.
 list_relevance as (
 
@@ -144,10 +195,13 @@ list_relevance as (
         list_windows.generated_at,
         list_windows.window_end,
         list_windows.recommended_tracks,
+        graded_ideal_dcg.graded_ideal_dcg,
         coalesce(window_track_counts.window_tracks, 0)
-        - case when streamed_seed.track_id is not null then 1 else 0 end as relevant_tracks
+        - case when streamed_seed.track_id is not null then 1 else 0 end as relevant_tracks,
+        coalesce(list_windows.window_end <= horizon.latest_play, false) as is_window_complete
 
     from list_windows
+    cross join horizon
     left join window_track_counts
         on
             list_windows.user_id = window_track_counts.user_id
@@ -157,6 +211,14 @@ list_relevance as (
             list_windows.user_id = streamed_seed.user_id
             and list_windows.generated_at = streamed_seed.generated_at
             and list_windows.seed_track_id = streamed_seed.track_id
+    -- Joined here, with the horizon, where the planner sees a list's worth of rows, not at the
+    -- end: PostgreSQL, misjudging how few rows the hits join yields, would otherwise recompute
+    -- them once per list.
+    left join graded_ideal_dcg
+        on
+            list_windows.run_id = graded_ideal_dcg.run_id
+            and list_windows.user_id = graded_ideal_dcg.user_id
+            and list_windows.seed_track_id = graded_ideal_dcg.seed_track_id
 
 ),
 
@@ -254,57 +316,6 @@ ideal_dcg as (
 
 ),
 
--- The graded ideal: a list's relevant tracks, most streamed first. A window's k + 1 most
--- streamed tracks hold any list's top k, its seed left out.
-window_tracks_ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by user_id, generated_at order by streams desc, track_id asc
-        ) as stream_rank
-
-    from window_tracks
-
-),
-
-ideal_candidates as (
-
-    select
-        list_windows.run_id,
-        list_windows.user_id,
-        list_windows.seed_track_id,
-        window_tracks_ranked.streams,
-        row_number() over (
-            partition by list_windows.run_id, list_windows.user_id, list_windows.seed_track_id
-            order by window_tracks_ranked.stream_rank
-        ) as ideal_position
-
-    from list_windows
-    inner join window_tracks_ranked
-        on
-            list_windows.user_id = window_tracks_ranked.user_id
-            and list_windows.generated_at = window_tracks_ranked.generated_at
-            and list_windows.seed_track_id != window_tracks_ranked.track_id
-    where window_tracks_ranked.stream_rank <= {{ var('accuracy_k') }} + 1
-
-),
-
-graded_ideal_dcg as (
-
-    select
-        run_id,
-        user_id,
-        seed_track_id,
-        {{ exact_sum(graded_gain('streams') ~ ' * ' ~ dcg_discount('ideal_position')) }}
-            as graded_ideal_dcg
-
-    from ideal_candidates
-    where ideal_position <= {{ var('accuracy_k') }}
-    group by run_id, user_id, seed_track_id
-
-),
-
 final as (
 
     select
@@ -316,7 +327,7 @@ final as (
         list_relevance.variant,
         list_relevance.generated_at,
         list_relevance.window_end,
-        coalesce(list_relevance.window_end <= horizon.latest_play, false) as is_window_complete,
+        list_relevance.is_window_complete,
         cast({{ var('accuracy_k') }} as integer) as k,
         list_relevance.recommended_tracks,
         list_relevance.relevant_tracks,
@@ -325,7 +336,7 @@ final as (
         {{ precision_at_k('list_hits.hits', var('accuracy_k')) }} as precision_at_k,
         {{ recall_at_k('list_hits.hits', 'list_relevance.relevant_tracks') }} as recall_at_k,
         {{ ndcg_at_k('list_hits.dcg', 'ideal_dcg.ideal_dcg') }} as ndcg_at_k,
-        {{ ndcg_at_k('list_hits.graded_dcg', 'graded_ideal_dcg.graded_ideal_dcg') }}
+        {{ ndcg_at_k('list_hits.graded_dcg', 'list_relevance.graded_ideal_dcg') }}
             as graded_ndcg_at_k,
         {{ reciprocal_rank('list_hits.first_hit_position') }} as reciprocal_rank,
         {{ average_precision_at_k(
@@ -337,7 +348,6 @@ final as (
             as r_precision
 
     from list_relevance
-    cross join horizon
     inner join list_hits
         on
             list_relevance.run_id = list_hits.run_id
@@ -347,11 +357,6 @@ final as (
         on
             least(list_relevance.relevant_tracks, {{ var('accuracy_k') }})
             = ideal_dcg.relevant_in_top_k
-    left join graded_ideal_dcg
-        on
-            list_relevance.run_id = graded_ideal_dcg.run_id
-            and list_relevance.user_id = graded_ideal_dcg.user_id
-            and list_relevance.seed_track_id = graded_ideal_dcg.seed_track_id
 
 )
 
