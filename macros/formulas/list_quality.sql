@@ -59,6 +59,11 @@
     -1 * {{ exact_sum(share ~ ' * ln(' ~ share ~ ') / ln(2.0)') }}
 {%- endmacro %}
 
+{#- A track has a direction in feature space: every feature known, not all zero. -#}
+{% macro has_feature_direction(alias) -%}
+    ({{ has_all_features(alias) }} and {{ feature_norm(alias) }} > 0)
+{%- endmacro %}
+
 {#- Every feature of var('similarity_features') known on a table alias. -#}
 {% macro has_all_features(alias) -%}
     (

@@ -16,3 +16,10 @@
         ~ dbt.concat(["' ('", variant, "')'"]) ~ " end"
     ]) }}
 {%- endmacro %}
+
+{#- A recommendation list is one run's list for one user and seed track. -#}
+{% macro same_list(left, right) -%}
+    {{ left }}.run_id = {{ right }}.run_id
+    and {{ left }}.user_id = {{ right }}.user_id
+    and {{ left }}.seed_track_id = {{ right }}.seed_track_id
+{%- endmacro %}

@@ -116,10 +116,10 @@ history_directions as (
     inner join user_tracks
         on
             histories.user_id = user_tracks.user_id
-            and histories.generated_at > user_tracks.first_played_at
+            and not {{ is_new_to_user('user_tracks.first_played_at', 'histories.generated_at') }}
     inner join tracks
         on user_tracks.track_id = tracks.track_id
-    where {{ has_all_features('tracks') }} and {{ feature_norm('tracks') }} > 0
+    where {{ has_feature_direction('tracks') }}
     group by histories.user_id, histories.generated_at
 
 ),
@@ -140,7 +140,7 @@ recommended as (
             as is_new_to_user,
         {{ self_information('track_listeners.listeners', 'listener_totals.track_listeners') }}
             as self_information,
-        case when {{ has_all_features('tracks') }} and {{ feature_norm('tracks') }} > 0 then
+        case when {{ has_feature_direction('tracks') }} then
             {{ unexpectedness(
                 'tracks', 'history_directions', 'mean_{feature}_direction'
             ) }}
@@ -180,9 +180,7 @@ track_pairs as (
     from recommended as first_track
     inner join recommended as second_track
         on
-            first_track.run_id = second_track.run_id
-            and first_track.user_id = second_track.user_id
-            and first_track.seed_track_id = second_track.seed_track_id
+            {{ same_list('first_track', 'second_track') }}
             and first_track.list_position < second_track.list_position
     where first_track.has_all_features and second_track.has_all_features
 
@@ -245,10 +243,7 @@ final as (
 
     from list_summary
     left join diversity
-        on
-            list_summary.run_id = diversity.run_id
-            and list_summary.user_id = diversity.user_id
-            and list_summary.seed_track_id = diversity.seed_track_id
+        on {{ same_list('list_summary', 'diversity') }}
 
 )
 

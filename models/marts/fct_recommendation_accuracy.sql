@@ -131,8 +131,9 @@ window_track_counts as (
 
 ),
 
--- The graded ideal: a list's relevant tracks, most streamed first. A window's k + 1 most
--- streamed tracks hold any list's top k, its seed left out.
+-- The ideal ordering: a list's relevant tracks, most streamed first (for binary relevance any
+-- order is ideal). A window's k + 1 most streamed tracks hold any list's top k, its seed left
+-- out.
 window_tracks_ranked as (
 
     select
@@ -167,12 +168,13 @@ ideal_candidates as (
 
 ),
 
-graded_ideal_dcg as (
+ideal_dcgs as (
 
     select
         run_id,
         user_id,
         seed_track_id,
+        {{ exact_sum(dcg_discount('ideal_position')) }} as ideal_dcg,
         {{ exact_sum(graded_gain('streams') ~ ' * ' ~ dcg_discount('ideal_position')) }}
             as graded_ideal_dcg
 
@@ -195,7 +197,8 @@ list_relevance as (
         list_windows.generated_at,
         list_windows.window_end,
         list_windows.recommended_tracks,
-        graded_ideal_dcg.graded_ideal_dcg,
+        ideal_dcgs.ideal_dcg,
+        ideal_dcgs.graded_ideal_dcg,
         coalesce(window_track_counts.window_tracks, 0)
         - case when streamed_seed.track_id is not null then 1 else 0 end as relevant_tracks,
         coalesce(list_windows.window_end <= horizon.latest_play, false) as is_window_complete
@@ -214,11 +217,8 @@ list_relevance as (
     -- Joined here, with the horizon, where the planner sees a list's worth of rows, not at the
     -- end: PostgreSQL, misjudging how few rows the hits join yields, would otherwise recompute
     -- them once per list.
-    left join graded_ideal_dcg
-        on
-            list_windows.run_id = graded_ideal_dcg.run_id
-            and list_windows.user_id = graded_ideal_dcg.user_id
-            and list_windows.seed_track_id = graded_ideal_dcg.seed_track_id
+    left join ideal_dcgs
+        on {{ same_list('list_windows', 'ideal_dcgs') }}
 
 ),
 
@@ -238,10 +238,7 @@ judged as (
 
     from lists
     inner join list_relevance
-        on
-            lists.run_id = list_relevance.run_id
-            and lists.user_id = list_relevance.user_id
-            and lists.seed_track_id = list_relevance.seed_track_id
+        on {{ same_list('lists', 'list_relevance') }}
     left join window_tracks
         on
             list_relevance.user_id = window_tracks.user_id
@@ -295,27 +292,6 @@ list_hits as (
 
 ),
 
-positions as (
-
-    select generated_number as list_position
-    from ({{ numbers_up_to(var('accuracy_k')) }}) as series
-
-),
-
--- The ideal DCG of n relevant tracks: the discounts of positions 1 .. n, for n up to k.
-ideal_dcg as (
-
-    select
-        top_n.list_position as relevant_in_top_k,
-        {{ exact_sum(dcg_discount('first_n.list_position')) }} as ideal_dcg
-
-    from positions as top_n
-    inner join positions as first_n
-        on top_n.list_position >= first_n.list_position
-    group by top_n.list_position
-
-),
-
 final as (
 
     select
@@ -335,7 +311,7 @@ final as (
         {{ is_hit('list_hits.hits') }} as is_hit,
         {{ precision_at_k('list_hits.hits', var('accuracy_k')) }} as precision_at_k,
         {{ recall_at_k('list_hits.hits', 'list_relevance.relevant_tracks') }} as recall_at_k,
-        {{ ndcg_at_k('list_hits.dcg', 'ideal_dcg.ideal_dcg') }} as ndcg_at_k,
+        {{ ndcg_at_k('list_hits.dcg', 'list_relevance.ideal_dcg') }} as ndcg_at_k,
         {{ ndcg_at_k('list_hits.graded_dcg', 'list_relevance.graded_ideal_dcg') }}
             as graded_ndcg_at_k,
         {{ reciprocal_rank('list_hits.first_hit_position') }} as reciprocal_rank,
@@ -349,14 +325,7 @@ final as (
 
     from list_relevance
     inner join list_hits
-        on
-            list_relevance.run_id = list_hits.run_id
-            and list_relevance.user_id = list_hits.user_id
-            and list_relevance.seed_track_id = list_hits.seed_track_id
-    left join ideal_dcg
-        on
-            least(list_relevance.relevant_tracks, {{ var('accuracy_k') }})
-            = ideal_dcg.relevant_in_top_k
+        on {{ same_list('list_relevance', 'list_hits') }}
 
 )
 
