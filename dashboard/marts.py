@@ -192,8 +192,9 @@ class Marts:
 
     def comparison(self, reference: str, candidate: str) -> pd.DataFrame:
         return self.query(
-            "select metric, metric_family, reference_value, candidate_value, difference, "
-            "is_candidate_better from marts.fct_model_comparison "
+            "select metric, metric_family, reference_value, candidate_value, shared_listeners, "
+            "mean_paired_difference, confidence_level, ci_lower, ci_upper, p_value_holm, verdict "
+            "from marts.fct_model_comparison "
             "where reference_model_key = ? and candidate_model_key = ? order by metric_order",
             [reference, candidate],
         )

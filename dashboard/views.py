@@ -128,6 +128,39 @@ def _predicted_vs_actual(marts: Marts, user: str, week_start) -> None:
     )
 
 
+def _error_bars(compared: pd.DataFrame) -> None:
+    """One row per metric, each on its own scale: the paired difference, its interval, zero."""
+    import altair as alt
+
+    interval = (
+        alt.Chart()
+        .mark_rule(strokeWidth=2)
+        .encode(x=alt.X("ci_lower:Q", title=None), x2="ci_upper:Q")
+    )
+    point = (
+        alt.Chart()
+        .mark_point(filled=True, size=60)
+        .encode(
+            x="mean_paired_difference:Q",
+            color=alt.Color("verdict:N", scale=alt.Scale(domain=VERDICTS, range=VERDICT_COLOURS)),
+            tooltip=["metric", "mean_paired_difference", "ci_lower", "ci_upper", "p_value_holm"],
+        )
+    )
+    zero = alt.Chart().mark_rule(strokeDash=[3, 3], color="#9e9e9e").encode(x=alt.datum(0))
+    header = alt.Header(title=None, labelAngle=0, labelAlign="left", labelOrient="left")
+    chart = (
+        alt.layer(interval, point, zero, data=compared)
+        .properties(height=16, width=420)
+        .facet(row=alt.Row("metric:N", sort=list(compared["metric"]), header=header), spacing=6)
+        .resolve_scale(x="independent")
+    )
+    st.altair_chart(chart)
+
+
+VERDICTS = ["better", "no difference", "worse"]
+VERDICT_COLOURS = ["#2e7d32", "#757575", "#c62828"]
+
+
 def diagnostics_page(marts: Marts) -> None:
     st.title("How well the models predict")
     models = marts.models()
@@ -160,10 +193,25 @@ def diagnostics_page(marts: Marts) -> None:
         st.write("Pick two different models.")
     else:
         compared = marts.comparison(reference, candidate)
-        compared["is_candidate_better"] = compared["is_candidate_better"].map(
-            {True: "yes", False: "no"}
-        )
-        _table(compared, {"reference_value": 3, "candidate_value": 3, "difference": 3})
+        shared = int(compared["shared_listeners"].max()) if not compared.empty else 0
+        level = float(compared["confidence_level"].iloc[0]) if not compared.empty else 0.95
+        if shared:
+            st.write(
+                f"Paired on the {shared} listeners both models served: the mean per-listener "
+                f"difference (candidate - reference) with its {level:.0%} interval; better or "
+                "worse only when significant after Holm's correction within the metric family."
+            )
+            _error_bars(compared.dropna(subset=["mean_paired_difference"]))
+        else:
+            st.write(
+                "These models served no listener in common (an experiment's arms): nothing to "
+                "pair. The experiments table below compares the arms."
+            )
+        _table(
+            compared.drop(columns=["shared_listeners", "confidence_level"]),
+            {"reference_value": 3, "candidate_value": 3, "mean_paired_difference": 4,
+             "ci_lower": 4, "ci_upper": 4, "p_value_holm": 4},
+        )  # fmt: skip
 
     st.markdown("#### Hit rate by day the lists were made")
     daily = marts.accuracy_by_day()

@@ -137,22 +137,34 @@ def print_population(connection: Warehouse) -> None:
          "similarity"],
         models,
     ))  # fmt: skip
-    reference, candidate = MODELS[0], MODELS[1]
+    # Two models are compared on the listeners both served: the better experiment arm against
+    # the model that shares the most listeners with it (the baseline serves everyone).
+    candidate = MODELS[1]
     comparison = connection.rows(
-        "select metric, reference_value, candidate_value, difference, is_candidate_better, "
+        "select metric, reference_value, candidate_value, shared_listeners, "
+        "mean_paired_difference, ci_lower, ci_upper, p_value_holm, verdict, "
         "reference_model_key, candidate_model_key from marts.fct_model_comparison "
-        "where reference_model_name = ? and reference_model_version = ? "
-        "and reference_variant = ? and candidate_model_name = ? "
-        "and candidate_model_version = ? and candidate_variant = ? order by metric_order",
-        [
-            reference.model_name, reference.model_version, reference.variant,
-            candidate.model_name, candidate.model_version, candidate.variant,
-        ],
-    )  # fmt: skip
+        "where candidate_model_name = ? and candidate_model_version = ? "
+        "and candidate_variant = ? and reference_model_key = ("
+        "  select reference_model_key from marts.fct_model_comparison "
+        "  where candidate_model_name = ? and candidate_model_version = ? "
+        "  and candidate_variant = ? "
+        "  order by shared_listeners desc, reference_model_key limit 1"
+        ") order by metric_order",
+        [candidate.model_name, candidate.model_version, candidate.variant] * 2,
+    )
     if comparison:
-        print(f"\n{comparison[0][6]} against {comparison[0][5]} (marts.fct_model_comparison)")
-        print(format_table(["metric", "reference", "candidate", "difference", "better"],
-                           [(*row[:4], _yes_no(row[4])) for row in comparison]))  # fmt: skip
+        shared = max(row[3] for row in comparison)
+        print(
+            f"\n{comparison[0][10]} against {comparison[0][9]}, paired on the {shared} listeners "
+            "both served (marts.fct_model_comparison; 95% CI of the mean per-listener difference, "
+            "Holm-adjusted p)"
+        )
+        print(format_table(
+            ["metric", "reference", "candidate", "paired difference", "95% CI low",
+             "95% CI high", "p (Holm)", "verdict"],
+            [(row[0], row[1], row[2], *row[4:9]) for row in comparison],
+        ))  # fmt: skip
     experiments = connection.rows(
         "select experiment_id, metric, variant, n, mean, control_n, control_mean, difference, "
         "ci_lower, ci_upper, p_value from marts.fct_experiment_results "
@@ -183,7 +195,3 @@ def print_population(connection: Warehouse) -> None:
             ["feature", "skip rate low", "skip rate high", "completion low", "completion high"],
             engagement,
         ))  # fmt: skip
-
-
-def _yes_no(value: bool | None) -> str:
-    return "-" if value is None else ("yes" if value else "no")

@@ -293,11 +293,25 @@ def test_model_diagnostics(page: Page, demo_url: str, demo_settings: Settings) -
     expect_rows(
         page, "mean_ndcg_at_k", [0, 3, 6], [(k, number(h), number(n)) for k, h, n in models]
     )
+    # The first two models, paired on their shared listeners, with intervals drawn as bars.
+    reference, candidate = models[0][0], models[1][0]
+    compared = query(
+        demo_settings,
+        "select metric, mean_paired_difference, verdict, shared_listeners "
+        "from marts.fct_model_comparison "
+        "where reference_model_key = ? and candidate_model_key = ? order by metric_order",
+        [reference, candidate],
+    )
+    shared = max(row[3] for row in compared)
+    assert shared > 0 and {row[2] for row in compared} >= {"better", "not tested"}
+    expect(page.get_by_text(f"Paired on the {shared} listeners both models served")).to_be_visible()
+    expect_rows(page, "verdict", [0, 8], [(m, v) for m, _, v, _ in compared])
+    expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
     experiments = query(
         demo_settings,
         "select metric, p_value from marts.fct_experiment_results order by experiment_id, metric",
     )
-    expect_rows(page, "p_value", [1, 10], [(m, number(p, 4)) for m, p in experiments])
+    expect_rows(page, "control_mean", [1, 10], [(m, number(p, 4)) for m, p in experiments])
     choose(page, "Audio feature", "Danceability")
     buckets = query(
         demo_settings,

@@ -24,7 +24,10 @@ from ingest.landing import Lake
 from ingest.settings import Settings
 from tests.engine_parity import INCREMENTAL_MODELS, differences, snapshot
 from tests.postgres_server import throwaway_server
-from tests.test_recommendation_diagnostics import assert_student_t_agrees_with_scipy
+from tests.test_recommendation_diagnostics import (
+    assert_holm_agrees_with_statsmodels,
+    assert_student_t_agrees_with_scipy,
+)
 
 pytestmark = pytest.mark.engines
 
@@ -183,3 +186,4 @@ def test_every_command_reads_postgres(
     assert marts.missing_marts() == []
     assert len(marts.listeners()) == 6
     assert_student_t_agrees_with_scipy(postgres)
+    assert_holm_agrees_with_statsmodels(postgres)

@@ -556,6 +556,22 @@ def test_welch_t_test_agrees_with_scipy(demo_settings: Settings, engagement: pd.
 T_CASES = [(0.0, 5.0), (1.0, 1.0), (2.5, 1.5), (-3.0, 2.909), (2.0, 40.0), (4.0, 4000.0)]
 
 
+def show_rows(settings: Settings, sql: str) -> dict[int, object]:
+    """`dbt show --inline` on the settings' engine, rows by their case_id."""
+    # The product's call, which lets go of the warehouse after it (a later reader may open it).
+    from ingest.dbt import _invoke
+
+    result = _invoke(
+        settings,
+        ["show", "--inline", sql, "--limit", "100", "--quiet",
+         "--project-dir", str(settings.project_dir),
+         "--profiles-dir", str(settings.project_dir),
+         "--log-path", str(settings.data_dir / "logs")],
+    )  # fmt: skip
+    assert result.success, result.exception
+    return {int(row["case_id"]): row for row in result.result.results[0].agate_table.rows}
+
+
 def test_student_t_in_sql_agrees_with_scipy(demo_settings: Settings) -> None:
     """The macro on its own, from heavy tails (1 degree of freedom) to nearly normal."""
     assert_student_t_agrees_with_scipy(demo_settings)
@@ -563,9 +579,6 @@ def test_student_t_in_sql_agrees_with_scipy(demo_settings: Settings) -> None:
 
 def assert_student_t_agrees_with_scipy(settings: Settings) -> None:
     """On the settings' engine (its target): p-values and critical values within 1e-11."""
-    # The product's call, which lets go of the warehouse after it (a later reader may open it).
-    from ingest.dbt import _invoke
-
     inputs = " union all ".join(
         f"select {i} as case_id, cast({t} as {{{{ type_double() }}}}) as t_statistic, "
         f"cast({df} as {{{{ type_double() }}}}) as degrees_of_freedom"
@@ -576,16 +589,7 @@ def assert_student_t_agrees_with_scipy(settings: Settings) -> None:
         "{{ student_t_ctes('inputs', ['case_id'], 0.95, 'tested') }} "
         "select case_id, p_value, critical_value from tested order by case_id"
     )
-    result = _invoke(
-        settings,
-        ["show", "--inline", sql, "--limit", "100", "--quiet",
-         "--project-dir", str(settings.project_dir),
-         "--profiles-dir", str(settings.project_dir),
-         "--log-path", str(settings.data_dir / "logs")],
-    )  # fmt: skip
-    assert result.success, result.exception
-    table = result.result.results[0].agate_table
-    rows = {int(row["case_id"]): row for row in table.rows}
+    rows = show_rows(settings, sql)
     assert len(rows) == len(T_CASES)
     for i, (t, df) in enumerate(T_CASES):
         assert_close(rows[i]["p_value"], 2 * stats.t.sf(abs(t), df), tolerance=1e-11)
@@ -634,14 +638,94 @@ def test_the_model_built_to_be_better_scores_better(demo_settings: Settings) -> 
     for metric in ["hit_rate", "mean_ndcg_at_k", "mean_reciprocal_rank", "mean_similarity"]:
         assert getattr(better, metric) > getattr(weaker, metric), metric
     assert better.mean_euclidean_distance < weaker.mean_euclidean_distance
+    # The experiment's arms share no listener: the comparison cannot pair them, and says so.
     comparison = frame(
         demo_settings,
-        "select metric, is_candidate_better from marts.fct_model_comparison "
+        "select metric, difference, shared_listeners, verdict from marts.fct_model_comparison "
         f"where reference_model_version = '{MODELS[0].model_version}' "
         f"and candidate_model_version = '{MODELS[1].model_version}' "
         f"and reference_model_name = '{MODELS[0].model_name}'",
     )
-    verdicts = dict(zip(comparison["metric"], comparison["is_candidate_better"], strict=True))
-    assert verdicts["hit_rate"] and verdicts["mean_ndcg_at_k"] and verdicts["mean_similarity"]
-    assert verdicts["mean_euclidean_distance"] and verdicts["mean_abs_difference"]
-    assert len(verdicts) == 20
+    assert len(comparison) == 20
+    assert (comparison["shared_listeners"] == 0).all()
+    assert (comparison["verdict"] == "not tested").all()
+
+
+def _model_key(name: str, version: str, variant: object) -> str:
+    return f"{name} {version}" + (f" ({variant})" if isinstance(variant, str) and variant else "")
+
+
+PAIRED_METRICS = {
+    "hit_rate": "hit",
+    "mean_precision_at_k": "precision_at_k",
+    "mean_recall_at_k": "recall_at_k",
+    "mean_ndcg_at_k": "ndcg_at_k",
+    "mean_reciprocal_rank": "reciprocal_rank",
+}
+
+
+def test_paired_comparison_agrees_with_scipy(
+    demo_settings: Settings, accuracy: pd.DataFrame
+) -> None:
+    """Each listener's mean per model, from the lists recomputed here; scipy's ttest_rel."""
+    lists = accuracy[accuracy["is_window_complete"]].copy()
+    lists["hit"] = lists["is_hit"].astype(float)
+    lists["model_key"] = [
+        _model_key(*row) for row in lists[MODEL].itertuples(index=False, name=None)
+    ]
+    per_listener = lists.groupby(["user_id", "model_key"])[list(PAIRED_METRICS.values())].agg(
+        lambda values: values.astype(float).mean()
+    )
+    mart = frame(demo_settings, "select * from marts.fct_model_comparison")
+    tested = 0
+    for row in mart[mart["metric"].isin(list(PAIRED_METRICS))].itertuples(index=False):
+        values = per_listener[PAIRED_METRICS[row.metric]].unstack("model_key")
+        both = values[[row.reference_model_key, row.candidate_model_key]].dropna()
+        assert row.shared_listeners == len(both)
+        if len(both) < 2:
+            assert row.verdict == "not tested" and pd.isna(row.p_value)
+            continue
+        result = stats.ttest_rel(both[row.candidate_model_key], both[row.reference_model_key])
+        interval = result.confidence_interval(0.95)
+        difference = (both[row.candidate_model_key] - both[row.reference_model_key]).mean()
+        assert_close(row.mean_paired_difference, difference)
+        assert_close(row.t_statistic, result.statistic, tolerance=1e-6)
+        assert_close(row.p_value, result.pvalue, tolerance=1e-9)
+        assert_close(row.ci_lower, interval.low)
+        assert_close(row.ci_upper, interval.high)
+        tested += 1
+    assert tested >= 20  # baseline against each arm, both ways, five metrics
+
+
+HOLM_CASES = [0.01, 0.04, 0.03, 0.005, 0.2, 0.04, 0.9]
+
+
+def test_holm_and_the_verdict_agree_with_statsmodels(demo_settings: Settings) -> None:
+    assert_holm_agrees_with_statsmodels(demo_settings)
+
+
+def assert_holm_agrees_with_statsmodels(settings: Settings) -> None:
+    """The macros on a family of p-values with ties, on the settings' engine."""
+    from statsmodels.stats.multitest import multipletests
+
+    inputs = " union all ".join(
+        f"select {i} as case_id, cast({p} as {{{{ type_double() }}}}) as p_value, "
+        f"cast({(-1) ** i} as {{{{ type_double() }}}}) as difference"
+        for i, p in enumerate(HOLM_CASES)
+    )
+    sql = (
+        f"with inputs as ({inputs}), "
+        "ranked as (select *, row_number() over (order by p_value, case_id) as p_rank, "
+        "count(*) over () as family_size from inputs), "
+        "adjusted as (select *, {{ holm_adjusted_p_value('p_value', 'p_rank', 'family_size', "
+        "'family_size') }} as p_value_holm from ranked) "
+        "select case_id, p_value_holm, {{ comparison_verdict('difference', 'p_value_holm', "
+        "'true', 0.95) }} as verdict from adjusted order by case_id"
+    )
+    rows = show_rows(settings, sql)
+    rejected, expected, _, _ = multipletests(HOLM_CASES, alpha=0.05, method="holm")
+    for i, wanted in enumerate(expected):
+        assert_close(rows[i]["p_value_holm"], wanted, tolerance=1e-12)
+        verdict = ("better" if i % 2 == 0 else "worse") if rejected[i] else "no difference"
+        assert rows[i]["verdict"] == verdict, i
+    assert rejected.any() and not rejected.all()

@@ -32,7 +32,10 @@ from tests.test_incremental import (
     land_the_better_source,
     lonely_listener,
 )
-from tests.test_recommendation_diagnostics import assert_student_t_agrees_with_scipy
+from tests.test_recommendation_diagnostics import (
+    assert_holm_agrees_with_statsmodels,
+    assert_student_t_agrees_with_scipy,
+)
 
 pytestmark = pytest.mark.engines
 
@@ -79,6 +82,7 @@ def test_the_lake_on_spark_equals_duckdb(lake: Settings, tmp_path: Path) -> None
 def test_student_t_on_spark_agrees_with_scipy(lake: Settings) -> None:
     # Spark reads literals such as 0.5 as decimals, which lost the t-test 9 digits once.
     assert_student_t_agrees_with_scipy(on_spark(lake))
+    assert_holm_agrees_with_statsmodels(on_spark(lake))
 
 
 def test_every_command_reads_spark(

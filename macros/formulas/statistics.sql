@@ -171,3 +171,30 @@
 
 )
 {%- endmacro %}
+
+{#-
+  Holm's step-down adjusted p-value of the p_rank-th smallest of family_size p-values:
+  max over j ≤ rank of (m − j + 1)·p_(j), at most 1. It controls the chance of any false
+  "better" across the family at the test's level. A window over `partition_by` (the family).
+-#}
+{% macro holm_adjusted_p_value(p_value, p_rank, family_size, partition_by) -%}
+    least(1.0, max(({{ family_size }} - {{ p_rank }} + 1) * {{ p_value }}) over (
+        partition by {{ partition_by }} order by {{ p_rank }}
+        rows between unbounded preceding and current row
+    ))
+{%- endmacro %}
+
+{#-
+  The verdict on a difference (candidate − reference) at a confidence level: 'better' or
+  'worse' (in the metric's direction) when its adjusted p-value is below 1 − level, 'no
+  difference' when it is not, 'not tested' without a test (no shared listeners, a model-level
+  metric, no spread).
+-#}
+{% macro comparison_verdict(difference, adjusted_p_value, higher_is_better, level) -%}
+    case
+        when {{ adjusted_p_value }} is null then 'not tested'
+        when {{ adjusted_p_value }} >= 1 - {{ level }} then 'no difference'
+        when ({{ difference }} > 0) = {{ higher_is_better }} then 'better'
+        else 'worse'
+    end
+{%- endmacro %}
