@@ -33,6 +33,7 @@ REQUIRED_MARTS = (
     "fct_model_comparison",
     "fct_recommendation_accuracy_daily",
     "fct_experiment_results",
+    "fct_experiment_decisions",
     "fct_feature_engagement",
 )
 
@@ -211,7 +212,14 @@ class Marts:
 
     def experiments(self) -> pd.DataFrame:
         return self.query(
-            "select * from marts.fct_experiment_results order by experiment_id, metric, variant"
+            "select * from marts.fct_experiment_results "
+            "order by experiment_id, variant, "
+            "case role when 'primary' then 0 when 'guardrail' then 1 else 2 end, metric"
+        )
+
+    def experiment_decisions(self) -> pd.DataFrame:
+        return self.query(
+            "select * from marts.fct_experiment_decisions order by experiment_id, variant"
         )
 
     def feature_engagement(self, feature: str) -> pd.DataFrame:

@@ -128,8 +128,42 @@ def _predicted_vs_actual(marts: Marts, user: str, week_start) -> None:
     )
 
 
+def _faceted_by_metric(layers: list, data: pd.DataFrame) -> None:
+    """One row per metric, each on its own scale (metrics have different units)."""
+    import altair as alt
+
+    header = alt.Header(title=None, labelAngle=0, labelAlign="left", labelOrient="left")
+    chart = (
+        alt.layer(*layers, data=data)
+        .properties(height=16, width=420)
+        .facet(row=alt.Row("metric:N", sort=list(data["metric"]), header=header), spacing=6)
+        .resolve_scale(x="independent")
+    )
+    st.altair_chart(chart)
+
+
+def _verdict_point(estimate: str, tooltip: list[str]):
+    import altair as alt
+
+    return (
+        alt.Chart()
+        .mark_point(filled=True, size=60)
+        .encode(
+            x=f"{estimate}:Q",
+            color=alt.Color("verdict:N", scale=alt.Scale(domain=VERDICTS, range=VERDICT_COLOURS)),
+            tooltip=tooltip,
+        )
+    )
+
+
+def _zero():
+    import altair as alt
+
+    return alt.Chart().mark_rule(strokeDash=[3, 3], color="#9e9e9e").encode(x=alt.datum(0))
+
+
 def _error_bars(compared: pd.DataFrame) -> None:
-    """One row per metric, each on its own scale: the paired difference, its interval, zero."""
+    """The paired difference per metric, its interval, zero."""
     import altair as alt
 
     interval = (
@@ -137,24 +171,77 @@ def _error_bars(compared: pd.DataFrame) -> None:
         .mark_rule(strokeWidth=2)
         .encode(x=alt.X("ci_lower:Q", title=None), x2="ci_upper:Q")
     )
-    point = (
+    tooltip = ["metric", "mean_paired_difference", "ci_lower", "ci_upper", "p_value_holm"]
+    _faceted_by_metric([interval, _verdict_point("mean_paired_difference", tooltip), _zero()],
+                       compared)  # fmt: skip
+
+
+def _experiment_error_bars(results: pd.DataFrame) -> None:
+    """Per metric: the plain interval (thin, grey), CUPED's (thick), its estimate coloured by
+    verdict, zero, and a guardrail's non-inferiority threshold (red tick)."""
+    import altair as alt
+
+    plain = (
         alt.Chart()
-        .mark_point(filled=True, size=60)
-        .encode(
-            x="mean_paired_difference:Q",
-            color=alt.Color("verdict:N", scale=alt.Scale(domain=VERDICTS, range=VERDICT_COLOURS)),
-            tooltip=["metric", "mean_paired_difference", "ci_lower", "ci_upper", "p_value_holm"],
+        .mark_rule(strokeWidth=1, color="#bdbdbd")
+        .encode(x=alt.X("ci_lower:Q", title=None), x2="ci_upper:Q")
+    )
+    cuped = alt.Chart().mark_rule(strokeWidth=3).encode(x="cuped_ci_lower:Q", x2="cuped_ci_upper:Q")
+    threshold = (
+        alt.Chart().mark_tick(color="#c62828", thickness=2).encode(x="non_inferiority_threshold:Q")
+    )
+    tooltip = ["metric", "role", "difference", "ci_lower", "ci_upper", "p_value",
+               "cuped_difference", "cuped_ci_lower", "cuped_ci_upper", "cuped_p_value",
+               "non_inferiority_threshold", "guardrail_status"]  # fmt: skip
+    layers = [plain, cuped, _verdict_point("cuped_difference", tooltip), _zero(), threshold]
+    _faceted_by_metric(layers, results)
+
+
+def _is_true(flag: object) -> bool:
+    """A nullable boolean from a mart: null (no plan) is not true."""
+    return bool(flag) if pd.notna(flag) else False
+
+
+def _experiment(decided: pd.Series, results: pd.DataFrame) -> None:
+    """One arm's decision, its warnings, and every metric's intervals."""
+    st.markdown(
+        f"**{decided['experiment_id']}**: {decided['variant']} "
+        f"({decided['assigned_listeners']} listeners) against {decided['control_variant']} "
+        f"({decided['control_assigned_listeners']})"
+    )
+    if _is_true(decided["is_sample_ratio_mismatch"]):
+        st.error(
+            "Sample ratio mismatch: the arms are not split as planned "
+            f"(chi-square {number(decided['srm_chi_square'], 2)}, "
+            f"p = {number(decided['srm_p_value'], 6)}). Something assigns or loses listeners "
+            "unevenly, so no result of this experiment can be trusted."
         )
-    )
-    zero = alt.Chart().mark_rule(strokeDash=[3, 3], color="#9e9e9e").encode(x=alt.datum(0))
-    header = alt.Header(title=None, labelAngle=0, labelAlign="left", labelOrient="left")
-    chart = (
-        alt.layer(interval, point, zero, data=compared)
-        .properties(height=16, width=420)
-        .facet(row=alt.Row("metric:N", sort=list(compared["metric"]), header=header), spacing=6)
-        .resolve_scale(x="independent")
-    )
-    st.altair_chart(chart)
+    if _is_true(decided["is_read_before_planned_end"]):
+        st.warning(
+            f"Read before the planned end ({decided['planned_end_date']:%Y-%m-%d}): the tests "
+            "are fixed-horizon, so a result seen now may not hold at the end."
+        )
+    st.metric("Decision", decided["decision"])
+    if pd.notna(decided["primary_metric"]):
+        st.write(
+            f"Primary metric {decided['primary_metric']}: {decided['primary_verdict']}. "
+            f"Guardrails non-inferior: {decided['non_inferior_guardrails']} of "
+            f"{decided['guardrails']}; inferior: {decided['inferior_guardrails']}."
+        )
+    else:
+        st.write("No plan for this experiment in the seeds: analysed, not decided.")
+    _experiment_error_bars(results)
+    shown = results.fillna({"role": "not in plan", "verdict": "not in plan"})
+    _table(
+        shown[["metric", "role", "n", "mean", "control_n", "control_mean", "difference",
+               "ci_lower", "ci_upper", "p_value", "cuped_difference", "cuped_ci_lower",
+                 "cuped_ci_upper", "cuped_p_value", "variance_reduction_rate", "verdict",
+                 "guardrail_status"]],
+        {"n": 0, "mean": 3, "control_n": 0, "control_mean": 3, "difference": 3,
+         "ci_lower": 3, "ci_upper": 3, "p_value": 4, "cuped_difference": 3,
+         "cuped_ci_lower": 3, "cuped_ci_upper": 3, "cuped_p_value": 4,
+         "variance_reduction_rate": 3},
+    )  # fmt: skip
 
 
 VERDICTS = ["better", "no difference", "worse"]
@@ -218,17 +305,23 @@ def diagnostics_page(marts: Marts) -> None:
     if not daily.empty:
         st.line_chart(daily.pivot(index="generated_date", columns="model_key", values="hit_rate"))
 
-    st.markdown("#### Experiments: each arm against the control (Welch's t-test)")
-    experiments = marts.experiments()
-    if experiments.empty:
+    st.markdown("#### Experiments: each arm against the control")
+    decisions = marts.experiment_decisions()
+    results = marts.experiments()
+    if decisions.empty:
         st.write("No experiment with a control arm yet.")
     else:
-        _table(
-            experiments[["experiment_id", "metric", "variant", "n", "mean", "control_n",
-                         "control_mean", "difference", "ci_lower", "ci_upper", "p_value"]],
-            {"n": 0, "mean": 3, "control_n": 0, "control_mean": 3, "difference": 3,
-             "ci_lower": 3, "ci_upper": 3, "p_value": 4},
-        )  # fmt: skip
+        st.write(
+            "Each metric's difference from the control: the plain interval (Welch's t, grey) "
+            "and CUPED's (adjusted by the listener's pre-period, as Spotify's Confidence does), "
+            "coloured by the verdict; a red tick marks a guardrail's non-inferiority threshold."
+        )
+        for _, decided in decisions.iterrows():
+            arm = results[
+                (results["experiment_id"] == decided["experiment_id"])
+                & (results["variant"] == decided["variant"])
+            ]
+            _experiment(decided, arm)
 
     st.markdown("#### Which audio features drive engagement")
     labels = marts.feature_labels()

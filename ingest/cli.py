@@ -307,7 +307,13 @@ def _date(value: str) -> date:
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     generate_population(
-        settings, args.users, args.days, args.seed, tracks=args.tracks, start=args.start
+        settings,
+        args.users,
+        args.days,
+        args.seed,
+        tracks=args.tracks,
+        start=args.start,
+        treatment_share=args.treatment_share,
     )
     return 0
 
@@ -465,6 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument(
         "--start", type=_date, help="first day (default 2026-06-01; moved back to a Monday)"
+    )
+    generate.add_argument(
+        "--treatment-share",
+        type=float,
+        default=0.5,
+        help="share of listeners assigned to treatment (0.5, as planned; else a sample ratio "
+        "mismatch)",
     )
     generate.set_defaults(handler=cmd_generate)
 

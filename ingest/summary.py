@@ -20,6 +20,7 @@ SUMMARY_MARTS = (
     "fct_model_performance",
     "fct_model_comparison",
     "fct_experiment_results",
+    "fct_experiment_decisions",
     "fct_feature_engagement",
 )
 
@@ -165,19 +166,43 @@ def print_population(connection: Warehouse) -> None:
              "95% CI high", "p (Holm)", "verdict"],
             [(row[0], row[1], row[2], *row[4:9]) for row in comparison],
         ))  # fmt: skip
-    experiments = connection.rows(
-        "select experiment_id, metric, variant, n, mean, control_n, control_mean, difference, "
-        "ci_lower, ci_upper, p_value from marts.fct_experiment_results "
-        "order by experiment_id, metric, variant"
+    decisions = connection.rows(
+        "select experiment_id, variant, control_variant, assigned_listeners, "
+        "control_assigned_listeners, srm_chi_square, srm_p_value, is_sample_ratio_mismatch, "
+        "is_read_before_planned_end, planned_end_date, non_inferior_guardrails, guardrails, "
+        "decision from marts.fct_experiment_decisions order by experiment_id, variant"
     )
-    if experiments:
+    for (experiment, arm, control, listeners, control_listeners, chi_square, srm_p, mismatch,
+         early, planned_end, non_inferior, guardrails, decision) in decisions:  # fmt: skip
         print(
-            "\nExperiments, Welch's t-test against the control arm (marts.fct_experiment_results)"
+            f"\nExperiment {experiment}, {arm} ({listeners} listeners) against {control} "
+            f"({control_listeners}): decision {decision.upper()} (marts.fct_experiment_decisions)"
+        )
+        if srm_p is not None:
+            print(
+                f"  sample ratio: chi-square {chi_square:.3f}, p {srm_p:.3g}: "
+                + ("MISMATCH, the results cannot be trusted" if mismatch else "as planned")
+            )
+        if early:
+            print(f"  read before its planned end ({planned_end:%Y-%m-%d}): a peek, provisional")
+        print(f"  guardrails non-inferior: {non_inferior} of {guardrails}")
+        results = connection.rows(
+            "select metric, coalesce(role, '-'), control_mean, mean, difference, ci_lower, "
+            "ci_upper, p_value, cuped_difference, cuped_ci_lower, cuped_ci_upper, cuped_p_value, "
+            "variance_reduction_rate, coalesce(guardrail_status, verdict, '-') "
+            "from marts.fct_experiment_results where experiment_id = ? and variant = ? "
+            "order by case role when 'primary' then 0 when 'guardrail' then 1 else 2 end, metric",
+            [experiment, arm],
+        )
+        print(
+            "  Each metric against the control (marts.fct_experiment_results): plain (Welch's t) "
+            "and CUPED-adjusted by the pre-period, 95% CIs"
         )
         print(format_table(
-            ["experiment", "metric", "arm", "n", "mean", "control n", "control mean",
-             "difference", "95% CI low", "95% CI high", "p"],
-            experiments,
+            ["metric", "role", "control", "arm", "difference", "CI low", "CI high", "p",
+             "CUPED diff.", "CUPED CI low", "CUPED CI high", "CUPED p", "var. reduction",
+             "verdict"],
+            results,
         ))  # fmt: skip
     engagement = connection.rows(
         "select feature_label, "

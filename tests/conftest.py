@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,19 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return make_settings(tmp_path / "data")
 
 
+@contextlib.contextmanager
+def cli_environment(data_dir: Path) -> Iterator[None]:
+    """The environment the CLI reads, for a session-wide data dir, while the block runs."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SPOTIFLOW_PROJECT_DIR", str(PROJECT_DIR))
+    patch.setenv("SPOTIFLOW_DATA_DIR", str(data_dir))
+    patch.setenv("SPOTIFLOW_USER_ID_SALT", TEST_SALT)
+    try:
+        yield
+    finally:
+        patch.undo()
+
+
 @pytest.fixture(scope="session")
 def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """The bundled sample landed, built, recommended and built again (what `make demo` does)."""
@@ -32,12 +46,20 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         yield make_settings(Path(reuse))
         return
     data_dir = Path(reuse) if reuse else tmp_path_factory.mktemp("demo") / "data"
-    patch = pytest.MonkeyPatch()
-    patch.setenv("SPOTIFLOW_PROJECT_DIR", str(PROJECT_DIR))
-    patch.setenv("SPOTIFLOW_DATA_DIR", str(data_dir))
-    patch.setenv("SPOTIFLOW_USER_ID_SALT", TEST_SALT)
-    try:
+    with cli_environment(data_dir):
         assert main(["demo"]) == 0
         yield make_settings(data_dir)
-    finally:
-        patch.undo()
+
+
+@pytest.fixture(scope="session")
+def skewed_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A generated population split 65/35 against its 50/50 plan, generated and built as a
+    user would (`spotiflow generate --treatment-share 0.65`, then `spotiflow build`)."""
+    from ingest.cli import main
+
+    data_dir = tmp_path_factory.mktemp("skewed") / "data"
+    with cli_environment(data_dir):
+        args = ["generate", "--users", "300", "--days", "56", "--treatment-share", "0.65"]
+        assert main(args) == 0
+        assert main(["build"]) == 0
+        yield make_settings(data_dir)

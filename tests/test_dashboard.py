@@ -34,6 +34,11 @@ from tests.helpers import (
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_DIR / "test-artifacts" / "screenshots"
 TIMEOUT_MS = 30_000
+# The dashboard's order of an arm's metrics: the primary, the guardrails, the rest.
+EXPERIMENT_ORDER = (
+    "experiment_id, variant, case role when 'primary' then 0 when 'guardrail' then 1 else 2 end, "
+    "metric"
+)
 expect.set_options(timeout=TIMEOUT_MS)
 
 
@@ -307,11 +312,24 @@ def test_model_diagnostics(page: Page, demo_url: str, demo_settings: Settings) -
     expect(page.get_by_text(f"Paired on the {shared} listeners both models served")).to_be_visible()
     expect_rows(page, "verdict", [0, 8], [(m, v) for m, _, v, _ in compared])
     expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
-    experiments = query(
-        demo_settings,
-        "select metric, p_value from marts.fct_experiment_results order by experiment_id, metric",
+    # The experiment: its decision, no warning, and every metric plain and CUPED-adjusted.
+    [(decision, srm_p)] = query(
+        demo_settings, "select decision, srm_p_value from marts.fct_experiment_decisions"
     )
-    expect_rows(page, "control_mean", [1, 10], [(m, number(p, 4)) for m, p in experiments])
+    assert srm_p > 0.001
+    expect_metric(page, "Decision", decision)
+    expect(page.get_by_text("Sample ratio mismatch")).to_have_count(0)
+    results = query(
+        demo_settings,
+        "select metric, p_value, cuped_p_value, coalesce(verdict, 'not in plan') "
+        f"from marts.fct_experiment_results order by {EXPERIMENT_ORDER}",
+    )
+    expect_rows(
+        page,
+        "cuped_p_value",
+        [0, 9, 13, 15],
+        [(m, number(p, 4), number(c, 4), v) for m, p, c, v in results],
+    )
     choose(page, "Audio feature", "Danceability")
     buckets = query(
         demo_settings,
@@ -320,6 +338,21 @@ def test_model_diagnostics(page: Page, demo_url: str, demo_settings: Settings) -
     )
     expect(page.locator('[data-testid="stTable"] th', has_text="skip_rate")).to_be_visible()
     expect_rows(page, "skip_rate", [0, 7], [(str(b), number(s)) for b, s in buckets])
+
+
+def test_a_sample_ratio_mismatch_is_shown(page: Page, skewed_settings: Settings) -> None:
+    """A population split 65/35 against a 50/50 plan: the page warns and the decision is
+    invalid, with the chi-square and p-value of the mart."""
+    [(chi_square, srm_p)] = query(
+        skewed_settings, "select srm_chi_square, srm_p_value from marts.fct_experiment_decisions"
+    )
+    with serving(skewed_settings) as url:
+        page.goto(url)
+        page.get_by_text("Model diagnostics", exact=True).click()
+        expect(page.get_by_text("Sample ratio mismatch")).to_be_visible()
+        expect(page.get_by_text(f"chi-square {number(chi_square, 2)}")).to_be_visible()
+        expect(page.get_by_text(f"p = {number(srm_p, 6)}")).to_be_visible()
+        expect_metric(page, "Decision", "invalid")
 
 
 def test_the_first_view_during_a_build_is_the_published_build(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,7 +12,7 @@ import pytest
 
 from ingest.cli import main
 from ingest.generate import params as generator_params
-from ingest.generate.params import LIST_LENGTH, MODELS, GeneratorParams
+from ingest.generate.params import CONTROL_VARIANT, LIST_LENGTH, MODELS, GeneratorParams
 from ingest.generate.run import generate
 from ingest.landing import Lake
 from ingest.schemas import LINEAGE_FIELDS
@@ -64,7 +64,7 @@ def test_a_generated_population_is_whole_and_consistent(tmp_path: Path) -> None:
 
     lists = _entity(tmp_path, "recommendations").to_pylist()
     assignments = {
-        row["user_id"]: row["variant"]
+        row["user_id"]: (row["variant"], row["assigned_at"])
         for row in _entity(tmp_path, "experiment_assignments").to_pylist()
     }
     assert len(assignments) == SMALL.users
@@ -75,9 +75,14 @@ def test_a_generated_population_is_whole_and_consistent(tmp_path: Path) -> None:
         assert sorted(row["rank"] for row in rows) == list(range(1, LIST_LENGTH + 1))
         recommended = {row["recommended_track_id"] for row in rows}
         assert len(recommended) == LIST_LENGTH and seed not in recommended
-        # A user is served by the model of their arm only.
-        assert {row["variant"] for row in rows} == {assignments[user_id]}
+        # Before assignment everyone has the control model; from it, their arm's model only.
+        variant, assigned_at = assignments[user_id]
+        expected = variant if rows[0]["generated_at"] >= assigned_at else CONTROL_VARIANT
+        assert {row["variant"] for row in rows} == {expected}
     assert {row["model_version"] for row in lists} == {model.model_version for model in MODELS}
+    # Assignment comes after a pre-period of whole weeks (here the last week that seeds lists).
+    starts = {assigned_at for _, assigned_at in assignments.values()}
+    assert min(starts) >= datetime.combine(SMALL.start, time()) + timedelta(weeks=1)
 
 
 def test_batches_bound_what_is_held_in_memory(
@@ -113,6 +118,8 @@ def test_the_cli_generates_and_refuses_bad_sizes(
     assert "--users must be at least 1" in capsys.readouterr().err
     assert main(["generate", "--users", "3", "--days", "10"]) != 0
     assert "--days must be at least 15" in capsys.readouterr().err
+    assert main(["generate", "--users", "3", "--days", "20", "--treatment-share", "1"]) == 2
+    assert "--treatment-share must be between 0 and 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["generate", "--users", "3", "--days", "20", "--start", "June"])
     assert "expected a date like 2026-06-01" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from tests.engine_parity import INCREMENTAL_MODELS, differences, snapshot
 from tests.postgres_server import throwaway_server
 from tests.test_recommendation_diagnostics import (
     assert_holm_agrees_with_statsmodels,
+    assert_normal_and_chi_square_agree_with_scipy,
     assert_student_t_agrees_with_scipy,
 )
 
@@ -187,3 +188,4 @@ def test_every_command_reads_postgres(
     assert len(marts.listeners()) == 6
     assert_student_t_agrees_with_scipy(postgres)
     assert_holm_agrees_with_statsmodels(postgres)
+    assert_normal_and_chi_square_agree_with_scipy(postgres)

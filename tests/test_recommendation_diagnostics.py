@@ -25,6 +25,7 @@ from tests.helpers import PROJECT_DIR
 K = 10
 WINDOW = timedelta(days=7)
 EXPERIMENT_DAYS = 28
+PRE_PERIOD_DAYS = 21
 PVA_K = 5
 BUCKETS = 10
 FEATURES = [
@@ -338,11 +339,12 @@ def test_list_quality_as_defined(
         )
 
 
-def _recommenders(spec: dict) -> dict:
-    """Microsoft Recommenders 1.2.1 on the spec, in the peers' venv (`make peers`)."""
+def _peer(script: str, spec: dict) -> dict:
+    """A peer library's answer to the spec (JSON in, JSON out), run by tests/peers/<script> in
+    the peers' venv (`make peers`: they need pandas < 3)."""
     assert PEERS_PYTHON.exists(), f"{PEERS_PYTHON} missing: run `make peers`"
     completed = subprocess.run(
-        [str(PEERS_PYTHON), str(PROJECT_DIR / "tests" / "peers" / "recommenders_list_quality.py")],
+        [str(PEERS_PYTHON), str(PROJECT_DIR / "tests" / "peers" / script)],
         input=json.dumps(spec),
         capture_output=True,
         text=True,
@@ -351,6 +353,11 @@ def _recommenders(spec: dict) -> dict:
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout)
+
+
+def _recommenders(spec: dict) -> dict:
+    """Microsoft Recommenders 1.2.1 on the spec."""
+    return _peer("recommenders_list_quality.py", spec)
 
 
 def test_list_quality_agrees_with_recommenders(
@@ -493,17 +500,36 @@ def engagement(
     streams_by_user = dict(list(streams.groupby("user_id")))
     lists_by_user = dict(list(accuracy[accuracy["is_window_complete"]].groupby("user_id")))
     horizon = plays["played_at"].max()
+
+    def listening(own: pd.DataFrame, days: int) -> dict:
+        skips = own["is_skipped"].dropna()
+        return {
+            "plays_per_day": len(own) / days,
+            "minutes_per_day": own["minutes_played"].sum() / days,
+            "skip_rate": skips.astype(float).mean() if len(skips) else None,
+        }
+
     rows = []
     for row in assignments.itertuples():
+        start = row.assigned_at - timedelta(days=PRE_PERIOD_DAYS)
         end = row.assigned_at + timedelta(days=EXPERIMENT_DAYS)
         own = streams_by_user.get(row.user_id, streams.iloc[:0])
         inside = own[(own["played_at"] >= row.assigned_at) & (own["played_at"] < end)]
+        before = own[(own["played_at"] >= start) & (own["played_at"] < row.assigned_at)]
         lists = lists_by_user.get(row.user_id, accuracy.iloc[:0])
         served = lists[
             (lists["variant"] == row.variant)
             & (lists["generated_at"] >= row.assigned_at)
             & (lists["generated_at"] < end)
         ]
+        # Pre-period lists: any arm's (runs with a variant), judged entirely before assignment.
+        judged_before = lists[
+            lists["variant"].notna()
+            & (lists["generated_at"] >= start)
+            & (lists["generated_at"] + WINDOW <= row.assigned_at)
+        ]
+        window = listening(inside, EXPERIMENT_DAYS)
+        pre = listening(before, PRE_PERIOD_DAYS)
         rows.append(
             {
                 "experiment_id": row.experiment_id,
@@ -511,13 +537,17 @@ def engagement(
                 "variant": row.variant,
                 "is_window_complete": end <= horizon,
                 "plays": len(inside),
-                "plays_per_day": len(inside) / EXPERIMENT_DAYS,
-                "minutes_per_day": inside["minutes_played"].sum() / EXPERIMENT_DAYS,
+                **window,
                 "lists": len(served),
                 "hit_rate": served["is_hit"].mean() if len(served) else None,
+                **{f"pre_{name}": value for name, value in pre.items()},
+                "pre_hit_rate": judged_before["is_hit"].mean() if len(judged_before) else None,
             }
         )
     return pd.DataFrame(rows)
+
+
+EXPERIMENT_METRICS = ["plays_per_day", "minutes_per_day", "skip_rate", "hit_rate"]
 
 
 def test_experiment_engagement_per_user(demo_settings: Settings, engagement: pd.DataFrame):
@@ -526,14 +556,52 @@ def test_experiment_engagement_per_user(demo_settings: Settings, engagement: pd.
         mart,
         engagement,
         ["experiment_id", "user_id"],
-        ["plays", "plays_per_day", "minutes_per_day", "lists", "hit_rate"],
+        ["plays", "lists", *EXPERIMENT_METRICS, *(f"pre_{m}" for m in EXPERIMENT_METRICS)],
     )
     assert mart["is_window_complete"].all()
 
 
+def _arm_sums(engagement: pd.DataFrame) -> pd.DataFrame:
+    """Each arm's sufficient statistics per metric, from the per-listener values."""
+    complete = engagement[engagement["is_window_complete"]]
+    rows = []
+    for metric in EXPERIMENT_METRICS:
+        values = complete.dropna(subset=[metric])
+        for (experiment_id, variant), arm in values.groupby(["experiment_id", "variant"]):
+            y = arm[metric].to_numpy(dtype=float)
+            x = arm[f"pre_{metric}"].fillna(0).to_numpy(dtype=float)
+            rows.append(
+                {
+                    "experiment_id": experiment_id,
+                    "variant": variant,
+                    "metric": metric,
+                    "n": len(y),
+                    "sum_y": y.sum(),
+                    "sum_y2": (y * y).sum(),
+                    "sum_x": x.sum(),
+                    "sum_x2": (x * x).sum(),
+                    "sum_xy": (x * y).sum(),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_experiment_arms_hold_each_arms_sums(demo_settings: Settings, engagement: pd.DataFrame):
+    mart = frame(demo_settings, "select * from marts.fct_experiment_arms")
+    expected = _arm_sums(engagement)
+    keys = ["experiment_id", "variant", "metric"]
+    sums = ["sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy"]
+    assert len(mart) == len(expected) > 0
+    merged = mart.merge(expected, on=keys, suffixes=("", "_expected"), validate="1:1")
+    assert (merged["n"] == merged["n_expected"]).all()
+    for column in sums:  # sums of up to a few hundred thousand: relative to their size
+        for actual, wanted in zip(merged[column], merged[f"{column}_expected"], strict=True):
+            assert abs(actual - wanted) <= 1e-9 * max(1.0, abs(wanted)), (column, actual, wanted)
+
+
 def test_welch_t_test_agrees_with_scipy(demo_settings: Settings, engagement: pd.DataFrame):
     results = frame(demo_settings, "select * from marts.fct_experiment_results")
-    assert set(results["metric"]) == {"minutes_per_day", "plays_per_day", "hit_rate"}
+    assert set(results["metric"]) == set(EXPERIMENT_METRICS)
     complete = engagement[engagement["is_window_complete"]]
     for row in results.itertuples():
         values = complete.dropna(subset=[row.metric]).groupby("variant")[row.metric]
@@ -551,6 +619,93 @@ def test_welch_t_test_agrees_with_scipy(demo_settings: Settings, engagement: pd.
         assert_close(row.p_value, test.pvalue, tolerance=1e-6)
         assert_close(row.ci_lower, interval.low)
         assert_close(row.ci_upper, interval.high)
+
+
+def _confidence(spec: dict) -> dict:
+    """spotify-confidence 4.1 on the spec."""
+    return _peer("confidence_experiments.py", spec)
+
+
+def test_experiments_agree_with_spotify_confidence(demo_settings: Settings) -> None:
+    """The plain (StudentsTTest) and CUPED (ZTestLinreg) results, the guardrails'
+    non-inferiority p-values and the sample ratio test, from the marts' own per-arm sums."""
+    assert_experiments_agree_with_spotify_confidence(demo_settings)
+
+
+def assert_experiments_agree_with_spotify_confidence(settings: Settings) -> None:
+    arms = frame(settings, "select * from marts.fct_experiment_arms")
+    results = frame(settings, "select * from marts.fct_experiment_results")
+    decisions = frame(settings, "select * from marts.fct_experiment_decisions")
+    engagement = frame(
+        settings,
+        "select experiment_id, variant, count(*) as n from marts.fct_experiment_engagement "
+        "group by experiment_id, variant",
+    )
+    plan = frame(settings, "select * from reference.experiment_arms")
+    guardrails = frame(
+        settings, "select * from reference.experiment_metrics where role = 'guardrail'"
+    ).set_index(["experiment_id", "metric"])
+    sums = ["n", "sum_y", "sum_y2", "sum_x", "sum_x2", "sum_xy"]
+    analyses = []
+    for (experiment_id, metric), group in arms.groupby(["experiment_id", "metric"]):
+        margin = (
+            guardrails.loc[(experiment_id, metric)]
+            if (experiment_id, metric) in guardrails.index
+            else None
+        )
+        analyses.append(
+            {
+                "key": f"{experiment_id}|{metric}",
+                "control": "control",
+                "arms": [
+                    {"variant": row["variant"], **{c: float(row[c]) for c in sums}}
+                    for _, row in group.iterrows()
+                ],
+                "non_inferiority": None
+                if margin is None
+                else [float(margin["non_inferiority_margin"]), margin["preferred_direction"]],
+            }
+        )
+    sample_ratios = [
+        {
+            "key": experiment_id,
+            "arms": [{"variant": r["variant"], "n": int(r["n"])} for _, r in group.iterrows()],
+            "planned": dict(
+                plan[plan["experiment_id"] == experiment_id][
+                    ["variant", "planned_share"]
+                ].itertuples(index=False)
+            ),
+        }
+        for experiment_id, group in engagement.groupby("experiment_id")
+        if experiment_id in set(plan["experiment_id"])
+    ]
+    peer = _confidence({"level": 0.95, "analyses": analyses, "sample_ratios": sample_ratios})
+    assert len(results) == len(analyses) > 0
+    for row in results.itertuples():
+        expected = peer["analyses"][f"{row.experiment_id}|{row.metric}"][row.variant]
+        welch, cuped = expected["welch"], expected["cuped"]
+        for actual, wanted in zip(
+            [row.difference, row.ci_lower, row.ci_upper], welch[:3], strict=True
+        ):
+            assert_close(actual, wanted)
+        assert_close(row.p_value, welch[3], tolerance=1e-6)
+        for actual, wanted in zip(
+            [row.cuped_difference, row.cuped_ci_lower, row.cuped_ci_upper,
+             row.variance_reduction_rate],
+            [*cuped[:3], cuped[4]],
+            strict=True,
+        ):  # fmt: skip
+            assert_close(actual, wanted)
+        assert abs(row.cuped_p_value - cuped[3]) <= 1e-15 + 1e-8 * cuped[3], (row, cuped)
+        if expected["non_inferiority"] is None:
+            assert pd.isna(row.non_inferiority_p_value)
+        else:
+            wanted = expected["non_inferiority"]
+            assert abs(row.non_inferiority_p_value - wanted) <= 1e-15 + 1e-8 * wanted, row
+    assert len(decisions) == len(sample_ratios) > 0
+    for row in decisions.itertuples():
+        wanted = peer["sample_ratios"][row.experiment_id]
+        assert abs(row.srm_p_value - wanted) <= 1e-12 + 1e-8 * wanted, (row, wanted)
 
 
 T_CASES = [(0.0, 5.0), (1.0, 1.0), (2.5, 1.5), (-3.0, 2.909), (2.0, 40.0), (4.0, 4000.0)]
@@ -638,7 +793,14 @@ def test_the_model_built_to_be_better_scores_better(demo_settings: Settings) -> 
     for metric in ["hit_rate", "mean_ndcg_at_k", "mean_reciprocal_rank", "mean_similarity"]:
         assert getattr(better, metric) > getattr(weaker, metric), metric
     assert better.mean_euclidean_distance < weaker.mean_euclidean_distance
-    # The experiment's arms share no listener: the comparison cannot pair them, and says so.
+    # The treatment arm's listeners had the control model before their assignment, so the
+    # comparison pairs the two models on them (before against after); it cannot pair the
+    # model-level metrics, and says so.
+    [treatment_listeners] = frame(
+        demo_settings,
+        "select count(*) as listeners from staging.stg_lake__experiment_assignments "
+        f"where variant = '{MODELS[1].variant}'",
+    )["listeners"]
     comparison = frame(
         demo_settings,
         "select metric, difference, shared_listeners, verdict from marts.fct_model_comparison "
@@ -647,8 +809,13 @@ def test_the_model_built_to_be_better_scores_better(demo_settings: Settings) -> 
         f"and reference_model_name = '{MODELS[0].model_name}'",
     )
     assert len(comparison) == 20
-    assert (comparison["shared_listeners"] == 0).all()
-    assert (comparison["verdict"] == "not tested").all()
+    unpaired = comparison[comparison["shared_listeners"] == 0]
+    assert set(unpaired["metric"]) == {"catalog_coverage", "distributional_coverage"}
+    assert (unpaired["verdict"] == "not tested").all()
+    assert set(comparison["shared_listeners"]) == {0, treatment_listeners}
+    verdicts = dict(zip(comparison["metric"], comparison["verdict"], strict=True))
+    for metric in ["hit_rate", "mean_ndcg_at_k", "mean_reciprocal_rank"]:
+        assert verdicts[metric] == "better", metric
 
 
 def _model_key(name: str, version: str, variant: object) -> str:
@@ -729,3 +896,47 @@ def assert_holm_agrees_with_statsmodels(settings: Settings) -> None:
         verdict = ("better" if i % 2 == 0 else "worse") if rejected[i] else "no difference"
         assert rows[i]["verdict"] == verdict, i
     assert rejected.any() and not rejected.all()
+
+
+NORMAL_CASES = [0.0, 0.5, 1.959963984540054, 3.0, 5.0, 7.5, 12.0, 40.0, -2.2]
+CHI_SQUARE_CASES = [(0.0, 1), (3.84, 1), (10.83, 1), (0.5, 2), (7.0, 3), (25.0, 4), (40.0, 9)]
+
+
+def test_normal_and_chi_square_in_sql_agree_with_scipy(demo_settings: Settings) -> None:
+    assert_normal_and_chi_square_agree_with_scipy(demo_settings)
+
+
+def assert_normal_and_chi_square_agree_with_scipy(settings: Settings) -> None:
+    """Two-sided normal p-values, normal critical values and chi-square tails, on the engine."""
+    double = "{{ type_double() }}"
+    normal = " union all ".join(
+        f"select {i} as case_id, cast({z} as {double}) as z" for i, z in enumerate(NORMAL_CASES)
+    )
+    rows = show_rows(
+        settings,
+        f"with inputs as ({normal}) select case_id, "
+        "{{ normal_two_sided_p_value('z') }} as p_value from inputs order by case_id",
+    )
+    for i, z in enumerate(NORMAL_CASES):
+        expected = 2 * stats.norm.sf(abs(z))
+        assert abs(float(rows[i]["p_value"]) - expected) <= 1e-15 + 1e-8 * expected, (z, rows[i])
+    for level in (0.9, 0.95, 0.99):
+        rows = show_rows(
+            settings,
+            f"with {{{{ normal_critical_value_ctes({level}, 'critical') }}}} "
+            "select 0 as case_id, critical_value from critical",
+        )
+        assert_close(rows[0]["critical_value"], stats.norm.ppf((1 + level) / 2), 1e-12)
+    chi = " union all ".join(
+        f"select {i} as case_id, cast({x} as {double}) as chi_square, {df} as degrees_of_freedom"
+        for i, (x, df) in enumerate(CHI_SQUARE_CASES)
+    )
+    rows = show_rows(
+        settings,
+        f"with inputs as ({chi}), "
+        "{{ chi_square_p_value_ctes('inputs', ['case_id'], 'tested') }} "
+        "select case_id, p_value from tested order by case_id",
+    )
+    for i, (x, df) in enumerate(CHI_SQUARE_CASES):
+        expected = stats.chi2.sf(x, df)
+        assert abs(float(rows[i]["p_value"]) - expected) <= 1e-14 + 1e-8 * expected, (x, df)

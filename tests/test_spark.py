@@ -34,6 +34,7 @@ from tests.test_incremental import (
 )
 from tests.test_recommendation_diagnostics import (
     assert_holm_agrees_with_statsmodels,
+    assert_normal_and_chi_square_agree_with_scipy,
     assert_student_t_agrees_with_scipy,
 )
 
@@ -83,6 +84,7 @@ def test_student_t_on_spark_agrees_with_scipy(lake: Settings) -> None:
     # Spark reads literals such as 0.5 as decimals, which lost the t-test 9 digits once.
     assert_student_t_agrees_with_scipy(on_spark(lake))
     assert_holm_agrees_with_statsmodels(on_spark(lake))
+    assert_normal_and_chi_square_agree_with_scipy(on_spark(lake))
 
 
 def test_every_command_reads_spark(

@@ -23,6 +23,7 @@ from ingest.generate.params import (
     LIST_LENGTH,
     MODELS,
     SEEDS_PER_WEEK,
+    TREATMENT_LIFT,
     GeneratorParams,
 )
 from ingest.generate.population import Listeners
@@ -153,9 +154,11 @@ def everyday_plays(
 ) -> Plays:
     shape = (listeners.count, params.days)
     active = rng.random(shape) < listeners.active_day_chance[:, None]
-    counts = np.where(
-        active, rng.poisson(np.broadcast_to(listeners.plays_per_active_day[:, None], shape)), 0
-    )
+    # The planted lift: treatment listeners play more from the day they are assigned.
+    assigned = np.arange(params.days) >= 7 * params.experiment_start_week
+    treated = listeners.treatment[:, None] & assigned[None, :]
+    rate = listeners.plays_per_active_day[:, None] * (1 + TREATMENT_LIFT * treated)
+    counts = np.where(active, rng.poisson(rate), 0)
     cell = np.repeat(np.arange(counts.size), counts.ravel())
     user, day = np.divmod(cell, params.days)
     local_end = day * DAY + _times_of_day(rng, listeners, user)
@@ -218,12 +221,15 @@ def simulate(
     week_of_play = everyday.local_end // WEEK
     for week in range(params.weeks + 1):
         plays_by_week[week] = [everyday.take(np.flatnonzero(week_of_play == week))]
-    model_index = np.where(listeners.treatment, 1, 0)
+    treatment_model = np.where(listeners.treatment, 1, 0)
     parts: list[tuple] = []
     # Lists are judged on the week after them, which must end before the data does (the
     # marts judge a window only once plays reach past it).
     for week in range(params.list_weeks):
         seed_user, seed_track = top_songs(Plays.concat(plays_by_week[week]), catalog)
+        # Week w's lists are generated as week w + 1 starts: the arm's model once assigned.
+        assigned = week + 1 >= params.experiment_start_week
+        model_index = treatment_model if assigned else np.zeros_like(treatment_model)
         for index, model in enumerate(MODELS):
             served = model_index[seed_user] == index
             users, seeds = seed_user[served], seed_track[served]

@@ -10,11 +10,18 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 # Bumped whenever the same parameters would generate different rows.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 EXPERIMENT_ID = "taste-knn-v2-rollout"
 CONTROL_VARIANT = "control"
 TREATMENT_VARIANT = "treatment"
+# The experiment starts after a pre-period, whose listening CUPED adjusts by: listeners are
+# assigned at the start of this week (their own midnight), and the treatment model serves its
+# arm from then on; before, everyone has the control model.
+EXPERIMENT_START_WEEK = 3
+# The planted effect, of known size: from assignment, treatment listeners play this much more on
+# each active day (a lift of their plays per active day).
+TREATMENT_LIFT = 0.10
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class GeneratorParams:
     seed: int
     tracks: int
     start: date
+    # The share of listeners assigned to treatment; the plan (seed experiment_arms) says 0.5,
+    # so anything else is a sample ratio mismatch to catch.
+    treatment_share: float = 0.5
 
     def __post_init__(self) -> None:
         if self.users < 1:
@@ -71,17 +81,32 @@ class GeneratorParams:
             )
         if self.tracks < 200:
             raise ValueError("--tracks must be at least 200")
+        if not 0 < self.treatment_share < 1:
+            raise ValueError("--treatment-share must be between 0 and 1 (exclusive)")
 
     @classmethod
     def create(
-        cls, users: int, days: int, seed: int, tracks: int | None = None, start: date | None = None
+        cls,
+        users: int,
+        days: int,
+        seed: int,
+        tracks: int | None = None,
+        start: date | None = None,
+        treatment_share: float = 0.5,
     ) -> GeneratorParams:
         """Parameters with defaults: a catalog that grows with the population; weeks from Monday."""
         if tracks is None:
             tracks = min(20_000, max(2_000, users * 20))
         start = start or date(2026, 6, 1)
         start -= timedelta(days=start.weekday())
-        return cls(users=users, days=days, seed=seed, tracks=tracks, start=start)
+        return cls(
+            users=users,
+            days=days,
+            seed=seed,
+            tracks=tracks,
+            start=start,
+            treatment_share=treatment_share,
+        )
 
     @property
     def weeks(self) -> int:
@@ -91,6 +116,12 @@ class GeneratorParams:
     def list_weeks(self) -> int:
         """Weeks that seed lists: the week after each (which judges it) ends before the data."""
         return max(0, (self.days - 1) // 7 - 1)
+
+    @property
+    def experiment_start_week(self) -> int:
+        """The week listeners are assigned: EXPERIMENT_START_WEEK, or the last week that still
+        seeds lists in shorter populations."""
+        return min(EXPERIMENT_START_WEEK, self.list_weeks)
 
     @property
     def users_per_batch(self) -> int:

@@ -118,7 +118,7 @@ def build_listeners(
     return Listeners(
         user_ids=[user_id(params, first + i) for i in range(count)],
         time_zones=np.array(TIME_ZONES)[rng.integers(0, len(TIME_ZONES), size=count)],
-        treatment=rng.random(count) < 0.5,
+        treatment=rng.random(count) < params.treatment_share,
         taste=taste,
         plays_per_active_day=np.clip(rng.lognormal(np.log(14), 0.5, size=count), 2, 80),
         active_day_chance=rng.beta(6, 2, size=count),

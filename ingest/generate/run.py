@@ -165,7 +165,7 @@ def _lists_table(
 
 def _listener_tables(params: GeneratorParams, listeners: Listeners) -> dict[str, pa.Table]:
     start = np.full(listeners.count, _epoch(params))
-    midnight = _utc(start, listeners.time_zones)
+    assignment = start + params.experiment_start_week * WEEK
     profiles = pa.table(
         {
             "user_id": listeners.user_ids,
@@ -181,7 +181,7 @@ def _listener_tables(params: GeneratorParams, listeners: Listeners) -> dict[str,
             "experiment_id": np.full(listeners.count, EXPERIMENT_ID),
             "user_id": listeners.user_ids,
             "variant": np.where(listeners.treatment, TREATMENT_VARIANT, CONTROL_VARIANT),
-            "assigned_at": midnight,
+            "assigned_at": _utc(assignment, listeners.time_zones),
         }
     ).cast(ENTITIES["experiment_assignments"])
     return {"user_profiles": profiles, "experiment_assignments": assignments}

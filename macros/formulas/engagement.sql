@@ -14,3 +14,11 @@
 {% macro sample_variance(sum_of_squared_deviations, n) -%}
     {{ sum_of_squared_deviations }} / nullif({{ n }} - 1, 0)
 {%- endmacro %}
+
+{#-
+  The start of a user's pre-period, whose behaviour is the covariate that CUPED adjusts the
+  experiment's metrics by: assigned_at − var('experiment_pre_period_days') days.
+-#}
+{% macro experiment_pre_period_start(assigned_at) -%}
+    {{ dbt.dateadd('day', -var('experiment_pre_period_days'), assigned_at) }}
+{%- endmacro %}

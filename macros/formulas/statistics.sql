@@ -154,7 +154,11 @@
 
     select
         tested.*,
-        greatest(1.0 - central_mass.central_mass, 0.0) as p_value,
+        -- (greatest and least skip nulls: no t, no p-value.)
+        case
+            when central_mass.central_mass is not null
+                then greatest(1.0 - central_mass.central_mass, 0.0)
+        end as p_value,
         sqrt(critical.nu) * tan(critical.theta) as critical_value
 
     from {{ input }} as tested
@@ -196,5 +200,265 @@
         when {{ adjusted_p_value }} >= 1 - {{ level }} then 'no difference'
         when ({{ difference }} > 0) = {{ higher_is_better }} then 'better'
         else 'worse'
+    end
+{%- endmacro %}
+
+{#-
+  The standard normal upper tail Q(z) = 1 − Φ(z) for z ≥ 0, to double precision in absolute
+  terms (Hart's algorithm 5666 as G. West gives it, "Better approximations to cumulative normal
+  functions", 2005): a rational function times exp(−z²/2) below 7.07, a continued fraction up to
+  37, 0 beyond. None of DuckDB, Spark or PostgreSQL 15 has erf. `z` is a column or expression
+  read several times: pass a column.
+-#}
+{% macro normal_upper_tail(z) -%}
+    cast(case
+        when {{ z }} > 37 then 0.0
+        when {{ z }} < 7.07106781186547 then
+            exp(-{{ z }} * {{ z }} / 2.0)
+            * ((((((0.0352624965998911 * {{ z }} + 0.700383064443688) * {{ z }}
+                + 6.37396220353165) * {{ z }} + 33.912866078383) * {{ z }}
+                + 112.079291497871) * {{ z }} + 221.213596169931) * {{ z }}
+                + 220.206867912376)
+            / (((((((0.0883883476483184 * {{ z }} + 1.75566716318264) * {{ z }}
+                + 16.064177579207) * {{ z }} + 86.7807322029461) * {{ z }}
+                + 296.564248779674) * {{ z }} + 637.333633378831) * {{ z }}
+                + 793.826512519948) * {{ z }} + 440.413735824752)
+        else
+            exp(-{{ z }} * {{ z }} / 2.0)
+            / ({{ z }} + 1.0 / ({{ z }} + 2.0 / ({{ z }} + 3.0 / ({{ z }} + 4.0 / ({{ z }} + 0.65)))))
+            / 2.506628274631
+    end as {{ type_double() }})
+{%- endmacro %}
+
+{#- Two-sided p-value of a z statistic: 2·Q(|z|); null without one (least skips nulls). -#}
+{% macro normal_two_sided_p_value(z) -%}
+    case
+        when {{ z }} is not null
+            then least(
+                cast(1.0 as {{ type_double() }}), 2.0 * {{ normal_upper_tail('abs(' ~ z ~ ')') }}
+            )
+    end
+{%- endmacro %}
+
+{#-
+  Two CTEs ending in `output` (one row, column critical_value): the (1 + level)/2 quantile of
+  the standard normal, for a confidence level known when the project compiles. P. J. Acklam's
+  rational approximation (relative error 1.2e-9), then one Halley step on Hart's tail, which
+  brings it to double precision.
+-#}
+{% macro normal_critical_value_ctes(level, output) -%}
+    {%- set p = (1 + level) / 2 -%}
+    {#- A double from the start: Spark would keep literal arithmetic in decimals. -#}
+    {%- set p_sql = 'cast(' ~ p ~ ' as ' ~ type_double() ~ ')' -%}
+    {%- set a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.3577518672690,
+                 -30.66479806614716, 2.506628277459239] -%}
+    {%- set b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972,
+                 -13.28068155288572] -%}
+    {%- set c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838,
+                 -2.549732539343734, 4.374664141464968, 2.938163982698783] -%}
+    {%- set d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996,
+                 3.754408661907416] -%}
+{{ output }}__initial as (
+
+    {% if p <= 1 - 0.02425 %}
+    select
+        ((((({{ a[0] }} * r + {{ a[1] }}) * r + {{ a[2] }}) * r + {{ a[3] }}) * r + {{ a[4] }}) * r
+            + {{ a[5] }}) * q
+        / ((((({{ b[0] }} * r + {{ b[1] }}) * r + {{ b[2] }}) * r + {{ b[3] }}) * r + {{ b[4] }}) * r
+            + 1.0) as z
+    from (select {{ p_sql }} - 0.5 as q, ({{ p_sql }} - 0.5) * ({{ p_sql }} - 0.5) as r) as central
+    {% else %}
+    select
+        -((((({{ c[0] }} * q + {{ c[1] }}) * q + {{ c[2] }}) * q + {{ c[3] }}) * q + {{ c[4] }}) * q
+            + {{ c[5] }})
+        / (((({{ d[0] }} * q + {{ d[1] }}) * q + {{ d[2] }}) * q + {{ d[3] }}) * q + 1.0) as z
+    from (select sqrt(-2.0 * ln(1.0 - {{ p_sql }})) as q) as upper_tail
+    {% endif %}
+
+),
+
+{{ output }} as (
+
+    select
+        z - halley_u / (1.0 + z * halley_u / 2.0) as critical_value
+
+    from (
+        select
+            z,
+            ((1.0 - {{ normal_upper_tail('z') }}) - {{ p_sql }}) * 2.506628274631000502
+            * exp(z * z / 2.0) as halley_u
+        from {{ output }}__initial
+    ) as refined
+
+)
+{%- endmacro %}
+
+{#-
+  CTEs ending in `output`: the rows of `input` (keys, chi_square, degrees_of_freedom, an integer
+  of at least 1) with p_value = P(χ²_df ≥ chi_square), in closed form for integer df (no gamma
+  function): with r = (df mod 2)/2, sf = [df odd]·2Q(√x) + Σ_{i < ⌊df/2⌋} exp(−x/2 + (r + i)
+  ln(x/2) − lnΓ(r + i + 1)), lnΓ(r + i + 1) = lnΓ(r + 1) + Σ_{b ≤ i} ln(r + b), lnΓ(3/2) =
+  ln(√π / 2). Up to 200 degrees of freedom.
+-#}
+{% macro chi_square_p_value_ctes(input, keys, output) -%}
+    {%- set key_list = keys | join(', ') -%}
+{{ output }}__terms_index as (
+
+    select generated_number - 1 as term
+    from ({{ numbers_up_to(100) }}) as series
+
+),
+
+{{ output }}__inputs as (
+
+    select
+        {{ key_list }},
+        cast(chi_square as {{ type_double() }}) as chi_square,
+        degrees_of_freedom,
+        mod(degrees_of_freedom, 2) / 2.0 as half_odd,
+        sqrt(cast(chi_square as {{ type_double() }})) as root
+
+    from {{ input }}
+    where chi_square is not null and degrees_of_freedom >= 1
+
+),
+
+{{ output }}__log_terms as (
+
+    select
+        inputs.{{ keys | join(', inputs.') }},
+        -inputs.chi_square / 2.0
+        + (inputs.half_odd + terms.term) * ln(inputs.chi_square / 2.0)
+        - case when inputs.half_odd > 0 then -0.12078223763524522 else 0.0 end
+        - coalesce(sum(ln(inputs.half_odd + terms.term + 1.0)) over (
+            partition by inputs.{{ keys | join(', inputs.') }}
+            order by terms.term
+            rows between unbounded preceding and 1 preceding
+        ), 0.0) as log_term,
+        terms.term
+
+    from {{ output }}__inputs as inputs
+    inner join {{ output }}__terms_index as terms
+        on terms.term < floor(inputs.degrees_of_freedom / 2.0)
+    where inputs.chi_square > 0
+
+),
+
+{{ output }}__series as (
+
+    select
+        {{ key_list }},
+        sum(exp(log_term)) as tail_sum
+
+    from {{ output }}__log_terms
+    group by {{ key_list }}
+
+),
+
+{{ output }} as (
+
+    select
+        inputs.*,
+        case
+            when inputs.chi_square <= 0 then cast(1.0 as {{ type_double() }})
+            else least(
+                cast(1.0 as {{ type_double() }}),
+                case
+                    when inputs.half_odd > 0 then 2.0 * {{ normal_upper_tail('inputs.root') }}
+                    else 0.0
+                end
+                + coalesce(series.tail_sum, 0.0)
+            )
+        end as p_value
+
+    from {{ output }}__inputs as inputs
+    left join {{ output }}__series as series
+        on
+            {%- for key in keys %}
+            inputs.{{ key }} = series.{{ key }}{{ ' and' if not loop.last }}
+            {%- endfor %}
+
+)
+{%- endmacro %}
+
+{#-
+  CUPED as Spotify's Confidence computes it from sufficient statistics (ZTestLinreg): one slope
+  θ for the metric y on the pre-period covariate x, pooled over the arms with a common
+  intercept, θ = (N·Σxy − Σx·Σy) / (N·Σx² − (Σx)²), 0 when x does not vary.
+-#}
+{% macro cuped_slope(n, sum_x, sum_y, sum_x2, sum_xy) -%}
+    coalesce(
+        ({{ n }} * {{ sum_xy }} - {{ sum_x }} * {{ sum_y }})
+        / nullif({{ n }} * {{ sum_x2 }} - {{ sum_x }} * {{ sum_x }}, 0),
+        0
+    )
+{%- endmacro %}
+
+{#-
+  An arm's variance of y − θ·x from its sums: s²_y + θ²·v_x − 2θ·c_xy, with s²_y the sample
+  variance (n − 1) and v_x, c_xy the arm's population (÷ n) variance and covariance, as
+  ZTestLinreg has it (which raises on a negative one; only rounding can make it so: 0 here).
+-#}
+{% macro cuped_variance(variance_y, theta, n, sum_x, sum_y, sum_x2, sum_xy) -%}
+    greatest(
+        {{ variance_y }}
+        + {{ theta }} * {{ theta }}
+        * ({{ sum_x2 }} / {{ n }} - ({{ sum_x }} / {{ n }}) * ({{ sum_x }} / {{ n }}))
+        - 2 * {{ theta }}
+        * ({{ sum_xy }} / {{ n }} - ({{ sum_x }} / {{ n }}) * ({{ sum_y }} / {{ n }})),
+        0
+    )
+{%- endmacro %}
+
+{#-
+  The sample variance from an arm's sums: (Σy² − (Σy)²/n) / (n − 1), never below 0 (when every
+  value is equal, rounding can leave the difference a hair below zero).
+-#}
+{% macro variance_from_sums(sum_y, sum_y2, n) -%}
+    greatest({{ sample_variance(
+        '(' ~ sum_y2 ~ ' - ' ~ sum_y ~ ' * ' ~ sum_y ~ ' / ' ~ n ~ ')', n
+    ) }}, 0)
+{%- endmacro %}
+
+{#- One-sided normal p-value P(Z ≥ z), for z of either sign (a column: it is read often). -#}
+{% macro normal_upper_p_value(z) -%}
+    case
+        when {{ z }} >= 0 then {{ normal_upper_tail(z) }}
+        else 1.0 - {{ normal_upper_tail('(-' ~ z ~ ')') }}
+    end
+{%- endmacro %}
+
+{#-
+  A guardrail's status: 'non-inferior' when the one-sided test rejects a harm as large as the
+  margin (non-inferiority p-value below 1 − level); 'inferior' when the whole interval lies
+  beyond the margin on the worse side; 'unclear' otherwise.
+-#}
+{% macro guardrail_status(
+    non_inferiority_p_value, ci_lower, ci_upper, threshold, preferred_direction, level
+) -%}
+    case
+        when {{ non_inferiority_p_value }} < 1 - {{ level }} then 'non-inferior'
+        when {{ preferred_direction }} = 'increase' and {{ ci_upper }} < {{ threshold }}
+            then 'inferior'
+        when {{ preferred_direction }} = 'decrease' and {{ ci_lower }} > {{ threshold }}
+            then 'inferior'
+        else 'unclear'
+    end
+{%- endmacro %}
+
+{#-
+  An experiment arm's decision, in this order: 'invalid' when the sample ratio mismatch test
+  fails; 'do not ship' when the primary metric is significantly worse or a guardrail is
+  inferior; 'ship' when the primary metric is significantly better and every guardrail is
+  non-inferior; 'inconclusive' otherwise (no plan, no primary result, a guardrail unclear).
+-#}
+{% macro experiment_decision(
+    is_sample_ratio_mismatch, primary_verdict, inferior_guardrails, unproven_guardrails
+) -%}
+    case
+        when {{ is_sample_ratio_mismatch }} then 'invalid'
+        when {{ primary_verdict }} = 'worse' or {{ inferior_guardrails }} > 0 then 'do not ship'
+        when {{ primary_verdict }} = 'better' and {{ unproven_guardrails }} = 0 then 'ship'
+        else 'inconclusive'
     end
 {%- endmacro %}

@@ -1,71 +1,68 @@
-{%- set metrics = ['minutes_per_day', 'plays_per_day', 'hit_rate'] -%}
+{%- set level = var('experiment_confidence_level') -%}
 
 with
 
-engagement as (
+arm_sums as (
 
-    select * from {{ ref('fct_experiment_engagement') }}
-
-),
-
--- One value per user and metric, over users whose window is complete (hit rate: users with
--- at least one judged list).
-measures as (
-
-    {% for metric in metrics %}
-        select
-            experiment_id,
-            variant,
-            user_id,
-            '{{ metric }}' as metric,
-            cast({{ metric }} as {{ type_double() }}) as metric_value
-
-        from engagement
-        where is_window_complete and {{ metric }} is not null
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select * from {{ ref('fct_experiment_arms') }}
 
 ),
 
-arm_means as (
+plan_metrics as (
+
+    select * from {{ ref('experiment_metrics') }}
+
+),
+
+arms as (
 
     select
         experiment_id,
         metric,
         variant,
-        count(*) as n,
-        {{ exact_avg('metric_value') }} as mean
+        n,
+        sum_y,
+        sum_x,
+        sum_x2,
+        sum_xy,
+        sum_y / n as mean,
+        {{ variance_from_sums('sum_y', 'sum_y2', 'n') }} as variance
 
-    from measures
-    group by experiment_id, metric, variant
+    from arm_sums
 
 ),
 
--- Two passes (mean, then squared deviations): exact sums, so reruns agree to the last digit.
-arms as (
+-- CUPED's slope per experiment and metric, pooled over the arms.
+slopes as (
 
     select
-        arm_means.experiment_id,
-        arm_means.metric,
-        arm_means.variant,
-        arm_means.n,
-        arm_means.mean,
-        {{ sample_variance(
-            exact_sum('power(measures.metric_value - arm_means.mean, 2)'), 'arm_means.n'
-        ) }} as variance
+        experiment_id,
+        metric,
+        {{ cuped_slope(
+            'sum(n)', exact_sum('sum_x'), exact_sum('sum_y'), exact_sum('sum_x2'),
+            exact_sum('sum_xy')
+        ) }} as cuped_theta
 
-    from arm_means
-    inner join measures
+    from arm_sums
+    group by experiment_id, metric
+
+),
+
+adjusted_arms as (
+
+    select
+        arms.*,
+        slopes.cuped_theta,
+        {{ cuped_variance(
+            'arms.variance', 'slopes.cuped_theta', 'arms.n', 'arms.sum_x', 'arms.sum_y',
+            'arms.sum_x2', 'arms.sum_xy'
+        ) }} as cuped_variance
+
+    from arms
+    inner join slopes
         on
-            arm_means.experiment_id = measures.experiment_id
-            and arm_means.metric = measures.metric
-            and arm_means.variant = measures.variant
-    group by
-        arm_means.experiment_id,
-        arm_means.metric,
-        arm_means.variant,
-        arm_means.n,
-        arm_means.mean
+            arms.experiment_id = slopes.experiment_id
+            and arms.metric = slopes.metric
 
 ),
 
@@ -92,10 +89,21 @@ compared as (
         ) }}, 0) as t_statistic,
         {{ welch_degrees_of_freedom(
             'treatment.variance', 'treatment.n', 'control.variance', 'control.n'
-        ) }} as degrees_of_freedom
+        ) }} as degrees_of_freedom,
+        treatment.cuped_theta,
+        treatment.mean - control.mean
+        - treatment.cuped_theta * (treatment.sum_x / treatment.n - control.sum_x / control.n)
+            as cuped_difference,
+        {{ welch_standard_error(
+            'treatment.cuped_variance', 'treatment.n', 'control.cuped_variance', 'control.n'
+        ) }} as cuped_standard_error,
+        1 - (
+            treatment.cuped_variance / treatment.n + control.cuped_variance / control.n
+        ) / nullif(treatment.variance / treatment.n + control.variance / control.n, 0)
+            as variance_reduction_rate
 
-    from arms as treatment
-    inner join arms as control
+    from adjusted_arms as treatment
+    inner join adjusted_arms as control
         on
             treatment.experiment_id = control.experiment_id
             and treatment.metric = control.metric
@@ -104,34 +112,118 @@ compared as (
 
 ),
 
-{{ student_t_ctes(
-    'compared', ['experiment_id', 'metric', 'variant'], var('experiment_confidence_level'), 'tested'
-) }},
+{{ student_t_ctes('compared', ['experiment_id', 'metric', 'variant'], level, 'tested') }},
+
+{{ normal_critical_value_ctes(level, 'normal_quantile') }},
+
+-- The plan's role for the metric; for guardrails, the difference it may not fall beyond:
+-- the margin times the control's mean, on the side the metric is worse.
+planned as (
+
+    select
+        tested.*,
+        plan_metrics.role,
+        plan_metrics.preferred_direction,
+        plan_metrics.non_inferiority_margin,
+        case plan_metrics.preferred_direction
+            when 'increase' then -plan_metrics.non_inferiority_margin * tested.control_mean
+            when 'decrease' then plan_metrics.non_inferiority_margin * tested.control_mean
+        end as non_inferiority_threshold,
+        tested.cuped_difference / nullif(tested.cuped_standard_error, 0) as cuped_z_statistic
+
+    from tested
+    left join plan_metrics
+        on
+            tested.experiment_id = plan_metrics.experiment_id
+            and tested.metric = plan_metrics.metric
+
+),
+
+-- Non-inferiority, one-sided: is the difference beyond the threshold on the better side?
+non_inferiority as (
+
+    select
+        *,
+        case preferred_direction
+            when 'increase' then 1 else -1
+        end * (cuped_difference - non_inferiority_threshold)
+        / nullif(cuped_standard_error, 0) as non_inferiority_z
+
+    from planned
+
+),
+
+results as (
+
+    select
+        non_inferiority.experiment_id,
+        non_inferiority.metric,
+        non_inferiority.variant,
+        non_inferiority.control_variant,
+        non_inferiority.role,
+        non_inferiority.preferred_direction,
+        non_inferiority.n,
+        non_inferiority.mean,
+        non_inferiority.sd,
+        non_inferiority.control_n,
+        non_inferiority.control_mean,
+        non_inferiority.control_sd,
+        non_inferiority.difference,
+        non_inferiority.difference / nullif(non_inferiority.control_mean, 0)
+            as relative_difference,
+        non_inferiority.standard_error,
+        cast({{ level }} as {{ type_double() }}) as confidence_level,
+        non_inferiority.difference
+        - non_inferiority.critical_value * non_inferiority.standard_error as ci_lower,
+        non_inferiority.difference
+        + non_inferiority.critical_value * non_inferiority.standard_error as ci_upper,
+        non_inferiority.t_statistic,
+        non_inferiority.degrees_of_freedom,
+        non_inferiority.p_value,
+        non_inferiority.cuped_theta,
+        non_inferiority.cuped_difference,
+        non_inferiority.cuped_standard_error,
+        non_inferiority.cuped_difference
+        - normal_quantile.critical_value * non_inferiority.cuped_standard_error
+            as cuped_ci_lower,
+        non_inferiority.cuped_difference
+        + normal_quantile.critical_value * non_inferiority.cuped_standard_error
+            as cuped_ci_upper,
+        non_inferiority.cuped_z_statistic,
+        {{ normal_two_sided_p_value('non_inferiority.cuped_z_statistic') }} as cuped_p_value,
+        non_inferiority.variance_reduction_rate,
+        case
+            when non_inferiority.preferred_direction is not null
+                then {{ comparison_verdict(
+                    'non_inferiority.cuped_difference',
+                    normal_two_sided_p_value('non_inferiority.cuped_z_statistic'),
+                    "(non_inferiority.preferred_direction = 'increase')",
+                    level
+                ) }}
+        end as verdict,
+        non_inferiority.non_inferiority_margin,
+        non_inferiority.non_inferiority_threshold,
+        {{ normal_upper_p_value('non_inferiority.non_inferiority_z') }}
+            as non_inferiority_p_value
+
+    from non_inferiority
+    cross join normal_quantile
+
+),
 
 final as (
 
     select
-        experiment_id,
-        metric,
-        variant,
-        control_variant,
-        n,
-        mean,
-        sd,
-        control_n,
-        control_mean,
-        control_sd,
-        difference,
-        difference / nullif(control_mean, 0) as relative_difference,
-        standard_error,
-        cast({{ var('experiment_confidence_level') }} as {{ type_double() }}) as confidence_level,
-        difference - critical_value * standard_error as ci_lower,
-        difference + critical_value * standard_error as ci_upper,
-        t_statistic,
-        degrees_of_freedom,
-        p_value
+        *,
+        case
+            when role = 'guardrail'
+                then {{ guardrail_status(
+                    'non_inferiority_p_value', 'cuped_ci_lower', 'cuped_ci_upper',
+                    'non_inferiority_threshold', 'preferred_direction', level
+                ) }}
+        end as guardrail_status
 
-    from tested
+    from results
 
 )
 
