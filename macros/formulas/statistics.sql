@@ -21,6 +21,19 @@
     )
 {%- endmacro %}
 
+{#-
+  e^x, or 0 where it would underflow a double (below e^−700, far under any sum it joins):
+  PostgreSQL raises an error on underflow where other engines return 0.
+-#}
+{% macro exp_or_zero(x) -%}
+    case when {{ x }} < -700 then 0.0 else exp({{ x }}) end
+{%- endmacro %}
+
+{#- cos(angle)^exponent for an angle in [0, π/2), through exp_or_zero. -#}
+{% macro cosine_power(angle, exponent) -%}
+    {{ exp_or_zero('(' ~ exponent ~ ') * ln(cos(' ~ angle ~ '))') }}
+{%- endmacro %}
+
 {#- ln Γ(x) for x > 0. -#}
 {% macro log_gamma(x) -%}
     {{ return(adapter.dispatch('log_gamma', 'spotiflow')(x)) }}
@@ -104,8 +117,8 @@
     select
         inputs.{{ keys | join(', inputs.') }},
         inputs.mass_scale * inputs.theta / {{ steps }} / 3.0 * {{ exact_sum(
-            'grid.simpson_weight * power(cos(grid.step * inputs.theta / '
-            ~ steps ~ '), inputs.nu - 1)'
+            'grid.simpson_weight * '
+            ~ cosine_power('grid.step * inputs.theta / ' ~ steps, 'inputs.nu - 1')
         ) }} as central_mass
 
     from {{ output }}__inputs as inputs
@@ -134,8 +147,8 @@
         previous.mass_scale,
         previous.theta - (
             previous.mass_scale * previous.theta / {{ steps }} / 3.0 * {{ exact_sum(
-                'grid.simpson_weight * power(cos(grid.step * previous.theta / '
-                ~ steps ~ '), previous.nu - 1)'
+                'grid.simpson_weight * '
+                ~ cosine_power('grid.step * previous.theta / ' ~ steps, 'previous.nu - 1')
             ) }}
             - {{ level }}
         ) / (previous.mass_scale * power(cos(previous.theta), previous.nu - 1)) as theta
@@ -348,7 +361,7 @@
 
     select
         {{ key_list }},
-        sum(exp(log_term)) as tail_sum
+        sum({{ exp_or_zero('log_term') }}) as tail_sum
 
     from {{ output }}__log_terms
     group by {{ key_list }}
