@@ -310,7 +310,7 @@ def test_model_diagnostics(page: Page, demo_url: str, demo_settings: Settings) -
     shared = max(row[3] for row in compared)
     assert shared > 0 and {row[2] for row in compared} >= {"better", "not tested"}
     expect(page.get_by_text(f"Paired on the {shared} listeners both models served")).to_be_visible()
-    expect_rows(page, "verdict", [0, 8], [(m, v) for m, _, v, _ in compared])
+    expect_rows(page, "p_value_holm", [0, 8], [(m, v) for m, _, v, _ in compared])
     expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
     # The experiment: its decision, no warning, and every metric plain and CUPED-adjusted.
     [(decision, srm_p)] = query(
