@@ -307,8 +307,8 @@
 {%- endmacro %}
 
 {#-
-  CTEs ending in `output`: the rows of `input` (keys, chi_square, degrees_of_freedom, an integer
-  of at least 1) with p_value = P(χ²_df ≥ chi_square), in closed form for integer df (no gamma
+  CTEs ending in `output`: every column of `input` (keys, chi_square, degrees_of_freedom, an
+  integer of at least 1, and any others) plus p_value = P(χ²_df ≥ chi_square), in closed form for integer df (no gamma
   function): with r = (df mod 2)/2, sf = [df odd]·2Q(√x) + Σ_{i < ⌊df/2⌋} exp(−x/2 + (r + i)
   ln(x/2) − lnΓ(r + i + 1)), lnΓ(r + i + 1) = lnΓ(r + 1) + Σ_{b ≤ i} ln(r + b), lnΓ(3/2) =
   ln(√π / 2). Up to 200 degrees of freedom.
@@ -368,10 +368,10 @@
 
 ),
 
-{{ output }} as (
+{{ output }}__p_values as (
 
     select
-        inputs.*,
+        inputs.{{ keys | join(', inputs.') }},
         case
             when inputs.chi_square <= 0 then cast(1.0 as {{ type_double() }})
             else least(
@@ -389,6 +389,21 @@
         on
             {%- for key in keys %}
             inputs.{{ key }} = series.{{ key }}{{ ' and' if not loop.last }}
+            {%- endfor %}
+
+),
+
+{{ output }} as (
+
+    select
+        tested.*,
+        p_values.p_value
+
+    from {{ input }} as tested
+    left join {{ output }}__p_values as p_values
+        on
+            {%- for key in keys %}
+            tested.{{ key }} = p_values.{{ key }}{{ ' and' if not loop.last }}
             {%- endfor %}
 
 )

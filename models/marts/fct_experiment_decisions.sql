@@ -174,7 +174,7 @@ decided as (
         srm_tested.chi_square as srm_chi_square,
         srm_tested.degrees_of_freedom as srm_degrees_of_freedom,
         srm_tested.p_value as srm_p_value,
-        srm_statistics.unplanned_arms > 0
+        srm_tested.unplanned_arms > 0
         or srm_tested.p_value < {{ var('experiment_srm_alpha') }} as is_sample_ratio_mismatch,
         primary_results.metric as primary_metric,
         primary_results.cuped_difference as primary_difference,
@@ -189,8 +189,6 @@ decided as (
     from arms
     left join plans
         on arms.experiment_id = plans.experiment_id
-    left join srm_statistics
-        on arms.experiment_id = srm_statistics.experiment_id
     left join srm_tested
         on arms.experiment_id = srm_tested.experiment_id
     left join primary_results

@@ -84,9 +84,6 @@ compared as (
         {{ welch_standard_error(
             'treatment.variance', 'treatment.n', 'control.variance', 'control.n'
         ) }} as standard_error,
-        (treatment.mean - control.mean) / nullif({{ welch_standard_error(
-            'treatment.variance', 'treatment.n', 'control.variance', 'control.n'
-        ) }}, 0) as t_statistic,
         {{ welch_degrees_of_freedom(
             'treatment.variance', 'treatment.n', 'control.variance', 'control.n'
         ) }} as degrees_of_freedom,
@@ -112,7 +109,18 @@ compared as (
 
 ),
 
-{{ student_t_ctes('compared', ['experiment_id', 'metric', 'variant'], level, 'tested') }},
+-- Welch's t: the difference over its standard error.
+t_tests as (
+
+    select
+        *,
+        difference / nullif(standard_error, 0) as t_statistic
+
+    from compared
+
+),
+
+{{ student_t_ctes('t_tests', ['experiment_id', 'metric', 'variant'], level, 'tested') }},
 
 {{ normal_critical_value_ctes(level, 'normal_quantile') }},
 
