@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from ingest.errors import SpotiflowError, known_failure_line
+from ingest.generate.params import PLANNED_TREATMENT_SHARE
 from ingest.landing import Lake, LoadReport
 from ingest.settings import SAMPLES_DIR, Settings
 
@@ -475,9 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--treatment-share",
         type=float,
-        default=0.5,
-        help="share of listeners assigned to treatment (0.5, as planned; else a sample ratio "
-        "mismatch)",
+        default=PLANNED_TREATMENT_SHARE,
+        help=f"share of listeners assigned to treatment ({PLANNED_TREATMENT_SHARE}, as planned; "
+        "else a sample ratio mismatch)",
     )
     generate.set_defaults(handler=cmd_generate)
 

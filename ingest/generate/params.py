@@ -22,6 +22,9 @@ EXPERIMENT_START_WEEK = 3
 # The planted effect, of known size: from assignment, treatment listeners play this much more on
 # each active day (a lift of their plays per active day).
 TREATMENT_LIFT = 0.10
+# The share of listeners the plan (seed experiment_arms) assigns to treatment; generating any
+# other share is a sample ratio mismatch for the analysis to catch.
+PLANNED_TREATMENT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,7 @@ class GeneratorParams:
     seed: int
     tracks: int
     start: date
-    # The share of listeners assigned to treatment; the plan (seed experiment_arms) says 0.5,
-    # so anything else is a sample ratio mismatch to catch.
-    treatment_share: float = 0.5
+    treatment_share: float = PLANNED_TREATMENT_SHARE
 
     def __post_init__(self) -> None:
         if self.users < 1:
@@ -92,7 +93,7 @@ class GeneratorParams:
         seed: int,
         tracks: int | None = None,
         start: date | None = None,
-        treatment_share: float = 0.5,
+        treatment_share: float = PLANNED_TREATMENT_SHARE,
     ) -> GeneratorParams:
         """Parameters with defaults: a catalog that grows with the population; weeks from Monday."""
         if tracks is None:

@@ -147,7 +147,8 @@ planned as (
 
 ),
 
--- Non-inferiority, one-sided: is the difference beyond the threshold on the better side?
+-- CUPED's two-sided p-value; and non-inferiority, one-sided: is the difference beyond the
+-- threshold on the better side?
 non_inferiority as (
 
     select
@@ -155,7 +156,8 @@ non_inferiority as (
         case preferred_direction
             when 'increase' then 1 else -1
         end * (cuped_difference - non_inferiority_threshold)
-        / nullif(cuped_standard_error, 0) as non_inferiority_z
+        / nullif(cuped_standard_error, 0) as non_inferiority_z,
+        {{ normal_two_sided_p_value('cuped_z_statistic') }} as cuped_p_value
 
     from planned
 
@@ -198,13 +200,13 @@ results as (
         + normal_quantile.critical_value * non_inferiority.cuped_standard_error
             as cuped_ci_upper,
         non_inferiority.cuped_z_statistic,
-        {{ normal_two_sided_p_value('non_inferiority.cuped_z_statistic') }} as cuped_p_value,
+        non_inferiority.cuped_p_value,
         non_inferiority.variance_reduction_rate,
         case
             when non_inferiority.preferred_direction is not null
                 then {{ comparison_verdict(
                     'non_inferiority.cuped_difference',
-                    normal_two_sided_p_value('non_inferiority.cuped_z_statistic'),
+                    'non_inferiority.cuped_p_value',
                     "(non_inferiority.preferred_direction = 'increase')",
                     level
                 ) }}

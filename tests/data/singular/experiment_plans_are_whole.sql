@@ -1,5 +1,11 @@
--- Each planned split sums to 1, and each planned experiment has exactly one primary metric.
+-- Each planned experiment has a split whose shares sum to 1 and exactly one primary metric.
 with
+
+plans as (
+
+    select * from {{ ref('experiments') }}
+
+),
 
 arms as (
 
@@ -13,28 +19,36 @@ metrics as (
 
 ),
 
+-- A plan without arms sums to nothing, which is not 1.
 splits as (
 
     select
-        experiment_id,
-        'planned shares sum to ' || cast(sum(planned_share) as {{ dbt.type_string() }}) as problem
+        plans.experiment_id,
+        'planned shares sum to '
+        || coalesce(cast(sum(arms.planned_share) as {{ dbt.type_string() }}), 'nothing')
+            as problem
 
-    from arms
-    group by experiment_id
-    having abs(sum(planned_share) - 1) > 1e-9
+    from plans
+    left join arms
+        on plans.experiment_id = arms.experiment_id
+    group by plans.experiment_id
+    having abs(coalesce(sum(arms.planned_share), 0) - 1) > 1e-9
 
 ),
 
 primaries as (
 
     select
-        experiment_id,
-        cast(count(*) as {{ dbt.type_string() }}) || ' primary metrics' as problem
+        plans.experiment_id,
+        cast(count(metrics.metric) as {{ dbt.type_string() }}) || ' primary metrics' as problem
 
-    from metrics
-    where role = 'primary'
-    group by experiment_id
-    having count(*) != 1
+    from plans
+    left join metrics
+        on
+            plans.experiment_id = metrics.experiment_id
+            and metrics.role = 'primary'
+    group by plans.experiment_id
+    having count(metrics.metric) != 1
 
 ),
 
