@@ -409,6 +409,11 @@
 )
 {%- endmacro %}
 
+{#- One cell's term of Pearson's chi-square, (observed − expected)² / expected. -#}
+{% macro pearson_chi_square_term(observed, expected) -%}
+    power({{ observed }} - {{ expected }}, 2) / nullif({{ expected }}, 0)
+{%- endmacro %}
+
 {#-
   CUPED as Spotify's Confidence computes it from sufficient statistics (ZTestLinreg): one slope
   θ for the metric y on the pre-period covariate x, pooled over the arms with a common
@@ -436,6 +441,22 @@
         * ({{ sum_xy }} / {{ n }} - ({{ sum_x }} / {{ n }}) * ({{ sum_y }} / {{ n }})),
         0
     )
+{%- endmacro %}
+
+{#-
+  CUPED's adjusted difference of an arm from the control: the plain difference of the means
+  less θ times the difference of the covariate's means (a common intercept, as ZTestLinreg).
+-#}
+{% macro cuped_difference(difference, theta, mean_x, control_mean_x) -%}
+    {{ difference }} - {{ theta }} * ({{ mean_x }} - {{ control_mean_x }})
+{%- endmacro %}
+
+{#-
+  The share of the difference's variance that an adjustment removes: 1 − adjusted / plain, each
+  the sum of the arms' variance / n (Confidence's variance_reduction_rate).
+-#}
+{% macro variance_reduction_rate(adjusted_variance_of_difference, variance_of_difference) -%}
+    1 - ({{ adjusted_variance_of_difference }}) / nullif({{ variance_of_difference }}, 0)
 {%- endmacro %}
 
 {#-

@@ -80,10 +80,9 @@ srm_statistics as (
 
     select
         srm_cells.experiment_id,
-        sum(
-            power(srm_cells.observed - srm_totals.listeners * srm_cells.planned_share, 2)
-            / nullif(srm_totals.listeners * srm_cells.planned_share, 0)
-        ) as chi_square,
+        sum({{ pearson_chi_square_term(
+            'srm_cells.observed', 'srm_totals.listeners * srm_cells.planned_share'
+        ) }}) as chi_square,
         count(*) - 1 as degrees_of_freedom,
         count(*) - count(srm_cells.planned_share) as unplanned_arms
 

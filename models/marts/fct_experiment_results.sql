@@ -88,16 +88,17 @@ compared as (
             'treatment.variance', 'treatment.n', 'control.variance', 'control.n'
         ) }} as degrees_of_freedom,
         treatment.cuped_theta,
-        treatment.mean - control.mean
-        - treatment.cuped_theta * (treatment.sum_x / treatment.n - control.sum_x / control.n)
-            as cuped_difference,
+        {{ cuped_difference(
+            'treatment.mean - control.mean', 'treatment.cuped_theta',
+            'treatment.sum_x / treatment.n', 'control.sum_x / control.n'
+        ) }} as cuped_difference,
         {{ welch_standard_error(
             'treatment.cuped_variance', 'treatment.n', 'control.cuped_variance', 'control.n'
         ) }} as cuped_standard_error,
-        1 - (
-            treatment.cuped_variance / treatment.n + control.cuped_variance / control.n
-        ) / nullif(treatment.variance / treatment.n + control.variance / control.n, 0)
-            as variance_reduction_rate
+        {{ variance_reduction_rate(
+            'treatment.cuped_variance / treatment.n + control.cuped_variance / control.n',
+            'treatment.variance / treatment.n + control.variance / control.n'
+        ) }} as variance_reduction_rate
 
     from adjusted_arms as treatment
     inner join adjusted_arms as control
