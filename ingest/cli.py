@@ -166,7 +166,8 @@ def compact_lake(settings: Settings, after_files: int = 1) -> list:  # -> list[E
 
 def refresh_steps(settings: Settings) -> list:  # -> list[Step]
     from ingest.build import build
-    from ingest.refresh import SkipStep, Step, drop_folder_items, file_away
+    from ingest.drop_folder import land_drop_folder
+    from ingest.refresh import SkipStep, Step
     from ingest.spotify_api.config import SpotifySettings
 
     def api() -> str:
@@ -176,26 +177,8 @@ def refresh_steps(settings: Settings) -> list:  # -> list[Step]
         return f"{poll_spotify_api(settings)} new play(s)"
 
     def exports() -> str:
-        items = drop_folder_items(settings.export_drop_dir)
-        if not items:
-            raise SkipStep(f"nothing in {settings.export_drop_dir}")
-        failed: list[str] = []
-        for item in items:
-            try:
-                print_report(land_spotify_export(settings, item, None))
-            except Exception as error:  # one export must not keep the others out
-                reason = known_failure_line(error) or (
-                    f"unexpected error ({type(error).__name__}) while landing {item.name}"
-                )
-                failed.append(f"{item.name}: {reason}")
-                moved = file_away(item, "failed")
-                moved.with_name(f"{moved.name}.reason.txt").write_text(reason + "\n")
-                print(f"moved to {moved}: {reason}")
-            else:
-                print(f"moved to {file_away(item, 'landed')}")
-        if failed:
-            raise SpotiflowError(f"{len(failed)} of {len(items)} export(s) could not be landed")
-        return f"{len(items)} export(s) landed"
+        # Each export lands for the listener the drop folder names, else the one it names.
+        return land_drop_folder(settings, print_report)
 
     def compaction() -> str:
         done = compact_lake(settings, settings.compact_after_files)

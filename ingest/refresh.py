@@ -166,7 +166,8 @@ def run_refresh(settings: Settings, steps: list[Step], stream: TextIO | None = N
 
 
 def drop_folder_items(drop_dir: Path) -> list[Path]:
-    """Exports waiting in the drop folder: zips and unpacked folders, oldest name first."""
+    """Zips and folders waiting in one folder of the drop folder, oldest name first (a folder
+    may be a listener's, holding exports: ingest/drop_folder.py tells)."""
     if not drop_dir.is_dir():
         return []
     return sorted(

@@ -114,6 +114,8 @@ def test_refresh_lands_dropped_exports_builds_and_checks(
     with zipfile.ZipFile(drop / "my_spotify_data.zip", "w") as archive:
         for path in sorted(export.rglob("*.json")):
             archive.write(path, path.relative_to(export).as_posix())
+    # Its 2024+ records name no account: the drop folder says whose it is (tests/test_drop_folder).
+    (drop / "my_spotify_data.zip.owner").write_text("fixture-user-7781\n")
 
     assert main(["refresh"]) == 1  # the photo zip is not an export
     out = capsys.readouterr().out
@@ -159,6 +161,7 @@ def test_an_export_that_fails_in_any_way_is_filed_away_and_the_rest_land(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import ingest.cli as cli
+    import ingest.drop_folder as drop_folder
 
     drop = settings.export_drop_dir
     drop.mkdir(parents=True)
@@ -167,14 +170,14 @@ def test_an_export_that_fails_in_any_way_is_filed_away_and_the_rest_land(
         with zipfile.ZipFile(drop / name, "w") as archive:
             for path in sorted(export.rglob("*.json")):
                 archive.write(path, path.relative_to(export).as_posix())
-    land = cli.land_spotify_export
+    land = drop_folder.land_export
 
-    def flaky(settings: Settings, path: Path, user: str | None):
+    def flaky(settings: Settings, path: Path, owner: drop_folder.Owner | None):
         if path.name == "a_broken.zip":
             raise RuntimeError("a fault no one foresaw")
-        return land(settings, path, user)
+        return land(settings, path, owner)
 
-    monkeypatch.setattr(cli, "land_spotify_export", flaky)
+    monkeypatch.setattr(drop_folder, "land_export", flaky)
     [step] = [s for s in cli.refresh_steps(settings) if s.name == "spotify exports"]
     with pytest.raises(SpotiflowError, match="1 of 2 export"):
         step.run()

@@ -4,7 +4,8 @@ Each history file is parsed once, by DuckDB (json_files.py), and each record jud
 SQL (records.py); rows that fit land under the export's own key names, the rest are
 quarantined with their reason and only their whitelisted keys. The listener is the username the
 records carry, else the one in the export's Userdata.json, else `--user`'s, else the default;
-`--user` overrides them all. Usernames are hashed as they are read and never stored.
+`--user` overrides them all. Usernames are hashed as they are read and never stored. An unattended
+reading (the drop folder) may refuse the default: an export that names no one is then no one's.
 """
 
 from __future__ import annotations
@@ -57,12 +58,27 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
+class NoListenerNamed(InputFileError):
+    """An export whose records name no account, read where no one stood in for its listener."""
+
+
 class Listener:
     """Who a record's plays belong to, hashed; and which identity was used, for the note."""
 
-    def __init__(self, settings: Settings, user: str | None, userdata_name: str | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        user: str | None,
+        userdata_name: str | None,
+        export: Path,
+        given_by: str = "--user",
+        sample_user_fallback: bool = True,
+    ) -> None:
         self.settings = settings
+        self.export = export
         self.given = user is not None
+        self.given_by = given_by
+        self.sample_user_fallback = sample_user_fallback
         fallback = user or userdata_name or settings.sample_user
         self.default_id = user_id_for(fallback, settings)
         self.default_source = (
@@ -84,9 +100,21 @@ class Listener:
         ids = pa.array([user_id_for(name.strip(), self.settings) for name in names], pa.string())
         found = pc.take(ids, pc.index_in(usernames, pa.array(names, pa.string())))
         named = count - found.null_count
+        if named < count and self.default_source == "none in the export":
+            self._refuse_sample_user()  # before anything lands
         self.used["records"] += named
         self.used[self.default_source] += count - named
         return pc.fill_null(found, self.default_id).combine_chunks()
+
+    def _refuse_sample_user(self) -> None:
+        """Unattended, plays that name no one would merge into the sample user's: refused."""
+        if not self.sample_user_fallback:
+            raise NoListenerNamed(
+                self.export,
+                "holds records that name no account (extended history since late 2024, and "
+                "account data without Userdata.json, carry none); not landed for "
+                "SPOTIFLOW_SAMPLE_USER",
+            )
 
 
 def _platform_families(devices: pa.ChunkedArray) -> pa.Array:
@@ -251,7 +279,7 @@ def _notes(reading: ExportReading, library: LibraryReading) -> list[str]:
     sources = {
         "records": "the username in the records (hashed)",
         "Userdata.json": "the username in Userdata.json (hashed)",
-        "--user": "--user",
+        "--user": reading.listener.given_by,
     }
     for source, text in sources.items():
         if used[source]:
@@ -274,12 +302,19 @@ def read_spotify_export(
     settings: Settings,
     user: str | None = None,
     now: datetime | None = None,
+    *,
+    given_by: str = "--user",
+    sample_user_fallback: bool = True,
 ) -> ReadResult:
-    """The history records and track references of one export; `user` names whose it is."""
+    """The history records and track references of one export; `user` names whose it is
+    (`given_by` says how, for the note). Without `sample_user_fallback`, an export whose records
+    name no account raises NoListenerNamed instead of landing for SPOTIFLOW_SAMPLE_USER."""
     latest = latest_plausible(now)
     with scratch_folder(settings.data_dir) as scratch, duckdb.connect() as connection:
         members = list_members(path, scratch, settings.archive_limits)
-        listener = Listener(settings, user, username_in(members))
+        listener = Listener(
+            settings, user, username_in(members), path, given_by, sample_user_fallback
+        )
         reading = ExportReading(connection, members, listener, latest, settings.archive_limits)
         create_records_table(connection)
         for kind in _KIND_NOTES:
