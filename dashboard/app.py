@@ -55,7 +55,8 @@ def main() -> None:
         st.title("SpotiFlow")
         st.info(str(reason))
     except Exception as error:  # the last guard: a message, never a traceback
-        st.error(f"The dashboard could not show this page: {type(error).__name__}: {error}")
+        st.error(f"The dashboard could not show this page: {type(error).__name__}.")
+        st.text(str(error))  # as text: the message may quote a name from the marts
 
 
 main()

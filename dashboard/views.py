@@ -1,7 +1,14 @@
-"""The dashboard's pages. Figures are shown as the marts hold them, rounded for display only."""
+"""The dashboard's pages. Figures are shown as the marts hold them, rounded for display only.
+
+Names come from third parties (track, artist, model names, experiment ids, the search text):
+they are shown as text, never as Markdown, which Streamlit renders in st.table, st.markdown,
+st.write, st.caption, st.metric and alerts (a track named ![x](http://host/pixel.png) would make
+every viewer's browser fetch that address). Tables are st.dataframe, lines with a name st.text.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pandas as pd
@@ -15,6 +22,8 @@ SCORES = {
     "positivity_score": "Positivity",
 }
 TOP_SONGS = 5
+# Every ASCII punctuation character, each of which CommonMark lets a backslash make literal.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
 def number(value: object, digits: int = 3) -> str:
@@ -26,12 +35,22 @@ def number(value: object, digits: int = 3) -> str:
     return f"{float(value):,.{digits}f}"
 
 
+def markdown_literal(value: object) -> str:
+    """A mart's own label (a vibe, a decision) for an element that only takes Markdown
+    (st.metric, alerts): every punctuation character escaped, so it reads as it is. Not for
+    third-party names: GFM still links a bare URL in escaped text; those go to st.text."""
+    if not isinstance(value, str) and (value is None or pd.isna(value)):
+        return "-"  # as number() shows a missing figure
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(value)) or "-"
+
+
 def _table(frame: pd.DataFrame, formats: dict[str, int]) -> None:
-    """A static HTML table (readable by people and by the browser tests alike)."""
+    """A table of text: st.dataframe's cells are never Markdown (st.table's are). Every row
+    shown, so a table reads whole without scrolling (and the browser tests read every cell)."""
     shown = frame.copy()
     for column, digits in formats.items():
         shown[column] = [number(value, digits) for value in shown[column]]
-    st.table(shown, hide_index=True)
+    st.dataframe(shown, hide_index=True, height="content")
 
 
 def listening_page(marts: Marts) -> None:
@@ -57,7 +76,7 @@ def listening_page(marts: Marts) -> None:
     cards = st.columns([1, 1, 1, 1.6, 1.2])
     for card, (column, label) in zip(cards, SCORES.items(), strict=False):
         card.metric(f"{label} score", number(day[column]))
-    cards[3].metric("Listening vibe", day["listening_vibe"] or "-")
+    cards[3].metric("Listening vibe", markdown_literal(day["listening_vibe"]))
     cards[4].metric("Minutes listened", number(day["minutes_listened"], 1))
 
     st.markdown("#### Audio features by day")
@@ -87,7 +106,7 @@ def listening_page(marts: Marts) -> None:
         first_week = start - timedelta(days=start.weekday())
         found = marts.songs_matching(user, text.strip(), first_week, end)
         if found.empty:
-            st.write(f"No top song in the range matches “{text.strip()}”.")
+            st.text(f"No top song in the range matches “{text.strip()}”.")
         else:
             _table(found, {"plays": 0, "positivity_score": 3})
 
@@ -113,11 +132,11 @@ def _predicted_vs_actual(marts: Marts, user: str, week_start) -> None:
     index = st.selectbox("Top Song #", list(range(1, TOP_SONGS + 1)), key="top-song")
     comparison = marts.predicted_vs_actual(user, week_start, model, index)
     if comparison.empty:
-        st.write(f"No list from {model} for top song #{index} of this week.")
+        st.text(f"No list from {model} for top song #{index} of this week.")
         return
     similarity = marts.prediction_similarity(user, week_start, model, index).iloc[0]
     seed = marts.track_names([similarity["track_id"]]).get(similarity["track_id"], "")
-    st.caption(f"Top song #{index}: {seed}")
+    st.text(f"Top song #{index}: {seed}")
     cards = st.columns(3)
     cards[0].metric("Similarity (1 - mean |diff|)", number(similarity["similarity"]))
     cards[1].metric("Cosine similarity", number(similarity["cosine_similarity"]))
@@ -204,8 +223,8 @@ def _is_true(flag: object) -> bool:
 
 def _experiment(decided: pd.Series, results: pd.DataFrame) -> None:
     """One arm's decision, its warnings, and every metric's intervals."""
-    st.markdown(
-        f"**{decided['experiment_id']}**: {decided['variant']} "
+    st.text(
+        f"{decided['experiment_id']}: {decided['variant']} "
         f"({decided['assigned_listeners']} listeners) against {decided['control_variant']} "
         f"({decided['control_assigned_listeners']})"
     )
@@ -221,9 +240,9 @@ def _experiment(decided: pd.Series, results: pd.DataFrame) -> None:
             f"Read before the planned end ({decided['planned_end_date']:%Y-%m-%d}): the tests "
             "are fixed-horizon, so a result seen now may not hold at the end."
         )
-    st.metric("Decision", decided["decision"])
+    st.metric("Decision", markdown_literal(decided["decision"]))
     if pd.notna(decided["primary_metric"]):
-        st.write(
+        st.text(
             f"Primary metric {decided['primary_metric']}: {decided['primary_verdict']}. "
             f"Guardrails non-inferior: {decided['non_inferior_guardrails']} of "
             f"{decided['guardrails']}; inferior: {decided['inferior_guardrails']}."

@@ -6,17 +6,20 @@ is compared with the mart it comes from; each test saves a screenshot to test-ar
 from __future__ import annotations
 
 import contextlib
+import csv
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from dashboard.views import number
 from ingest.cli import main
@@ -127,17 +130,64 @@ def metric(page: Page, label: str) -> str:
     return card.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
+# st.dataframe draws on a canvas and keeps the cells in view in an accessible table inside it
+# (rows by aria-rowindex, the header row 1; columns by aria-colindex): what a screen reader reads.
+_GRID_CELLS = """frame => {
+    const grid = frame.querySelector('table[role="grid"]');
+    if (!grid) return null;
+    return {
+        columns: Number(grid.getAttribute('aria-colcount')),
+        drawn: [...grid.querySelectorAll('th')].map(th => th.getAttribute('aria-colindex')).join(),
+        cells: [...grid.querySelectorAll('th, td')].map(cell => [
+            Number(cell.closest('tr').getAttribute('aria-rowindex')),
+            Number(cell.getAttribute('aria-colindex')),
+            cell.innerText,
+        ]),
+    };
+}"""
+_SCROLL_RIGHT = """scroller => {
+    const before = scroller.scrollLeft;
+    scroller.scrollLeft += scroller.clientWidth / 2;
+    return scroller.scrollLeft > before;
+}"""
+
+
+def _grid(frame: Locator) -> list[list[str]] | None:
+    """Every cell of one st.dataframe, its header row first: a wide table is scrolled across
+    (its cells beyond the view are not in the page until then)."""
+    scroller = frame.locator(".dvn-scroller")
+    scroller.evaluate("scroller => { scroller.scrollLeft = 0; }")
+    seen: dict[tuple[int, int], str] = {}
+    shown = frame.evaluate(_GRID_CELLS)
+    while shown is not None:
+        seen.update({(row, column): text.strip() for row, column, text in shown["cells"]})
+        if len({column for _, column in seen}) >= shown["columns"]:
+            break
+        if not scroller.evaluate(_SCROLL_RIGHT):
+            return None  # at the right edge and still columns missing: not drawn yet
+        deadline, drawn = time.monotonic() + 5, shown["drawn"]
+        while shown is not None and shown["drawn"] == drawn and time.monotonic() < deadline:
+            frame.page.wait_for_timeout(50)  # the grid redraws after a scroll
+            shown = frame.evaluate(_GRID_CELLS)
+    scroller.evaluate("scroller => { scroller.scrollLeft = 0; }")  # as a person first sees it
+    if shown is None:
+        return None
+    rows = sorted({row for row, _ in seen})
+    columns = sorted({column for _, column in seen})
+    return [[seen.get((row, column), "") for column in columns] for row in rows]
+
+
 def table_rows(page: Page, header: str) -> list[list[str]]:
     """The rows (cell texts) of the one table that has a column `header`."""
-    table = page.locator('[data-testid="stTable"] table').filter(
-        has=page.locator("th", has_text=header)
-    )
-    expect(table).to_have_count(1)
-    rows = table.locator("tbody tr")
-    return [
-        [cell.strip() for cell in rows.nth(i).locator("th, td").all_inner_texts()]
-        for i in range(rows.count())
-    ]
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        grids = [_grid(frame) for frame in page.locator('[data-testid="stDataFrame"]').all()]
+        found = [grid for grid in grids if grid and header in grid[0]]
+        if len(found) == 1 or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(250)
+    assert len(found) == 1, f"{len(found)} tables with a column {header!r}"
+    return found[0][1:]
 
 
 def expect_rows(page: Page, header: str, columns: list[int], expected: list[tuple]) -> None:
@@ -248,7 +298,6 @@ def test_search_by_artist(page: Page, demo_url: str, demo_settings: Settings) ->
         [user],
     )
     assert expected
-    expect(page.locator('[data-testid="stTable"] th', has_text="week_start")).to_be_visible()
     expect_rows(page, "week_start", [2, 3, 4], [(t, a, number(p, 0)) for t, a, p in expected])
 
 
@@ -336,7 +385,6 @@ def test_model_diagnostics(page: Page, demo_url: str, demo_settings: Settings) -
         "select feature_bucket, skip_rate from marts.fct_feature_engagement "
         "where audio_feature = 'danceability' order by feature_bucket",
     )
-    expect(page.locator('[data-testid="stTable"] th', has_text="skip_rate")).to_be_visible()
     expect_rows(page, "skip_rate", [0, 7], [(str(b), number(s)) for b, s in buckets])
 
 
@@ -376,6 +424,89 @@ def test_the_first_view_during_a_build_is_the_published_build(
         expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Data as of")
         assert build.poll() is None
     assert build.returncode == 0
+
+
+@contextlib.contextmanager
+def pixel_server() -> Iterator[tuple[int, list[str]]]:
+    """An HTTP server on 127.0.0.1 that notes every path asked of it: its port and the paths."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _history_with_names(target: Path, names: list[str]) -> None:
+    """The bundled sample's first plays of len(names) + 1 tracks, the first ones renamed."""
+    with SAMPLE_CSV.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields, plays = list(reader.fieldnames or []), list(reader)
+    picked: dict[str, dict[str, str]] = {}
+    for play in plays:
+        picked.setdefault(play["Track ID"], play)
+        if len(picked) == len(names) + 1:
+            break
+    for play, name in zip(picked.values(), names, strict=False):
+        play["Track Name"] = name
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(picked.values())
+
+
+def _no_markup_from_names(page: Page, port: int, asked: list[str]) -> None:
+    expect(page.locator(f'img[src*="127.0.0.1:{port}"]')).to_have_count(0)
+    expect(page.locator(f'a[href*="127.0.0.1:{port}"]')).to_have_count(0)
+    expect(page.locator('a[href*="example.invalid"]')).to_have_count(0)
+    assert asked == [], f"the browser fetched {asked} from a track's name"
+
+
+def test_names_are_text_never_markdown(page: Page, settings: Settings, tmp_path: Path) -> None:
+    """Track names are a third party's: one that is a Markdown image must not make the
+    browser fetch it, one that is a link must not be a link; both read as they are."""
+    link = "[Click here](http://example.invalid)"
+    with pixel_server() as (port, asked):
+        pixel = f"![x](http://127.0.0.1:{port}/pixel.png)"
+        history = tmp_path / "listening_history.csv"
+        _history_with_names(history, [pixel, link])
+        assert main(["ingest", "legacy-csv", str(history)]) == 0
+        assert main(["build", "--no-checks"]) == 0
+        with serving(settings) as url:
+            page.goto(url)
+            # The search box comes after the week's top songs: the table has been drawn.
+            expect(page.get_by_label("Artist or track name")).to_be_visible()
+            page.wait_for_timeout(1000)  # time for an image to be fetched, were there one
+            _no_markup_from_names(page, port, asked)
+            shown = {row[1] for row in table_rows(page, "positivity_score")}
+            assert {pixel, link} <= shown
+
+            box = page.get_by_label("Artist or track name")
+            box.fill("click here")
+            box.press("Enter")
+            expect_rows(page, "week_start", [2], [(link,)])
+            box.fill("pixel.png")
+            box.press("Enter")
+            expect_rows(page, "week_start", [2], [(pixel,)])
+            # The search text is echoed as typed, not as Markdown.
+            missing = "[Nobody](http://example.invalid/nobody)"
+            box.fill(missing)
+            box.press("Enter")
+            echo = f"No top song in the range matches “{missing}”."
+            expect(page.get_by_text(echo, exact=True)).to_be_visible()
+            _no_markup_from_names(page, port, asked)
 
 
 def test_an_empty_warehouse_gets_a_message(browser: Browser, tmp_path: Path) -> None:
