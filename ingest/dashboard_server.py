@@ -26,6 +26,9 @@ def streamlit_command(port: int) -> list[str]:
         "--global.developmentMode", "false",
         "--client.showErrorDetails", "false",
         "--client.toolbarMode", "minimal",
+        # No CSV download from the grids: it writes third-party names as they are, formulas
+        # and all (`spotiflow export` writes them formula-safe).
+        "--client.disableDataExport", "true",
     ]  # fmt: skip
 
 

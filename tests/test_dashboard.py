@@ -492,6 +492,8 @@ def test_names_are_text_never_markdown(page: Page, settings: Settings, tmp_path:
             _no_markup_from_names(page, port, asked)
             shown = {row[1] for row in table_rows(page, "positivity_score")}
             assert {pixel, link} <= shown
+            # Nor a CSV of them from the grid, which would hold formulas as they are.
+            expect(page.locator('button[aria-label="Download as CSV"]')).to_have_count(0)
 
             box = page.get_by_label("Artist or track name")
             box.fill("click here")
