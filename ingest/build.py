@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-from ingest import publish
+from ingest import generation, publish
 from ingest.dbt import DbtSession
 from ingest.engines import mark_built, prepare_lake
 from ingest.errors import BuildError
@@ -71,14 +71,12 @@ def build(
     phases = Phases()
     with lake.locked("building the warehouse"):
         started_at = publish.now()
+        if full_refresh:
+            # Every build place is rebuilt in full: this one now, the others when next built.
+            generation.ask_for_full_refresh(settings)
         try:
-            building = _build(
-                settings,
-                lake,
-                phases,
-                run_checks=run_checks,
-                full_refresh=full_refresh,
-                new_data_only=new_data_only,
+            building, built_by = _build(
+                settings, lake, phases, run_checks=run_checks, new_data_only=new_data_only
             )
             with phases.timed("publication"):
                 publish.publish(
@@ -87,18 +85,14 @@ def build(
                         published_at=publish.now(),
                         build_started_at=started_at,
                         data_as_of=publish.data_as_of(lake, started_at),
-                        withdrawal=lake.withdrawal(),
+                        withdrawal=built_by.withdrawal,
+                        project=built_by.project,
+                        full_refresh=built_by.full_refresh,
                     ),
                 )
         except BaseException as error:
             publish.record_attempt(settings, "failed", _failure_summary(error))
-            before = publish.published(settings)
-            kept = (
-                f"the build published {publish.when(before.published_at)}"
-                if before
-                else "what they had (nothing was published before)"
-            )
-            print(f"build: not published; readers keep {kept}")
+            print(f"build: not published; readers keep {publish.what_readers_read(settings)}")
             raise
         publish.record_attempt(settings, "published", "published")
         mark_built(settings)
@@ -120,9 +114,8 @@ def _build(
     phases: Phases,
     *,
     run_checks: bool,
-    full_refresh: bool,
     new_data_only: bool,
-) -> Settings:
+) -> tuple[Settings, generation.Generation]:
     with phases.timed("staging"):
         # The lake's schema files let sources resolve even before a kind of data has landed.
         lake.ensure_layout()
@@ -130,19 +123,23 @@ def _build(
         if removed:
             print(f"build: removed {len(removed)} file(s) an interrupted landing left")
         building = publish.stage(settings)
-    # A load withdrawn since this build's place was last rebuilt in full: rebuild it without.
-    withdrawal = lake.withdrawal()
-    own = publish.own_record(building)
-    withdrawn = withdrawal is not None and (own is None or own.withdrawal != withdrawal)
-    if withdrawn and not full_refresh:
-        print("build: a load was withdrawn from the lake: rebuilding every model in full")
+        own = publish.own_record(building)
+        built_by = generation.current(settings, lake.withdrawal())
+        reason = generation.rebuild_reason(
+            own.generation if own else None, built_by, publish.place_name(building)
+        )
+    if reason is not None and _has_a_build(building, own):
+        print(f"build: {reason}: rebuilding every model in full")
+    if reason is not None:
+        # Other code or other rules built this place: every test runs, unit tests included.
+        new_data_only = False
     with phases.timed("lake to engine"):
         prepare_lake(building, lake)
     dbt = DbtSession(building)
     with phases.timed("dbt build"):
         outcome = dbt.run(
             "build",
-            *(["--full-refresh"] if full_refresh or withdrawn else []),
+            *(["--full-refresh"] if reason is not None else []),
             *(NEW_DATA_ONLY if new_data_only else []),
         )
     print(outcome.summary())
@@ -167,4 +164,9 @@ def _build(
         print(report.summary())
         if not report.success:
             raise BuildError("the quality checkpoint failed (see above)")
-    return building
+    return building, built_by
+
+
+def _has_a_build(building: Settings, own: publish.Publication | None) -> bool:
+    """Whether the place holds an earlier build (a new, empty one is simply built)."""
+    return own is not None or (building.engine == "duckdb" and building.warehouse_path.exists())

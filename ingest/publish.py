@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.errors import StorageError
+from ingest.generation import Generation
 from ingest.landing import Lake, fsync_dir, write_text_atomically
 from ingest.settings import Settings
 from ingest.warehouse import lock_holder, warehouse_config
@@ -42,12 +43,19 @@ PUBLICATION_TABLE = "main.spotiflow_publication"
 @dataclass(frozen=True)
 class Publication:
     """What a published build holds: the newest load it read (data as of), when it started and
-    was published, and which withdrawal of a load (`spotiflow forget`) it was rebuilt after."""
+    was published, and what built it (ingest/generation.py): the project's fingerprint, the
+    full refresh and the withdrawal of a load (`spotiflow forget`) it was rebuilt after."""
 
     published_at: datetime
     build_started_at: datetime
     data_as_of: datetime | None
     withdrawal: str | None = None
+    project: str | None = None
+    full_refresh: str | None = None
+
+    @property
+    def generation(self) -> Generation:
+        return Generation(self.project, self.full_refresh, self.withdrawal)
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,13 @@ def stage(settings: Settings) -> Settings:
     return settings
 
 
+def place_name(building: Settings) -> str:
+    """The build's own place, as messages name it."""
+    if building.engine == "duckdb":
+        return f"build slot {building.warehouse_path.parent.resolve().name}"
+    return f"the {building.engine} warehouse"
+
+
 def _record_file(settings: Settings, kind: str) -> Path:
     return settings.builds_dir / f"{kind}-{settings.engine}.json"
 
@@ -177,6 +192,9 @@ def _publication(row: dict | None) -> Publication | None:
         build_started_at=_time(row["build_started_at"]),
         data_as_of=_time(row.get("data_as_of")),
         withdrawal=row.get("withdrawal"),
+        # A record an earlier release wrote has neither: its build is rebuilt in full.
+        project=row.get("project"),
+        full_refresh=row.get("full_refresh"),
     )
 
 
@@ -233,12 +251,13 @@ def publish(building: Settings, publication: Publication) -> None:
     with duckdb.connect(str(slot), config=warehouse_config(building)) as connection:
         connection.execute(
             f"create or replace table {PUBLICATION_TABLE} (published_at timestamp, "
-            "build_started_at timestamp, data_as_of timestamp, withdrawal varchar)"
+            "build_started_at timestamp, data_as_of timestamp, withdrawal varchar, "
+            "project varchar, full_refresh varchar)"
         )
         connection.execute(
-            f"insert into {PUBLICATION_TABLE} values (?, ?, ?, ?)",
+            f"insert into {PUBLICATION_TABLE} values (?, ?, ?, ?, ?, ?)",
             [publication.published_at, publication.build_started_at, publication.data_as_of,
-             publication.withdrawal],
+             publication.withdrawal, publication.project, publication.full_refresh],
         )  # fmt: skip
         connection.execute("checkpoint")
     published_path = building.published_warehouse_path
@@ -251,6 +270,20 @@ def publish(building: Settings, publication: Publication) -> None:
         link.unlink(missing_ok=True)
         raise StorageError(published_path, error) from None
     fsync_dir(published_path.parent)
+
+
+def what_readers_read(settings: Settings) -> str:
+    """The build readers read, said truly: the last published one, a warehouse built without a
+    record (by an earlier release or a plain dbt), or nothing yet."""
+    before = published(settings)
+    if before is not None:
+        return f"the build published {when(before.published_at)}"
+    if settings.engine == "duckdb" and settings.published_warehouse_path.exists():
+        return (
+            f"the warehouse they had, {settings.published_warehouse_path} (built without a "
+            "publication record: by an earlier release or a plain dbt)"
+        )
+    return "nothing: no build has been published yet"
 
 
 def record_attempt(settings: Settings, status: str, summary: str) -> None:
@@ -292,7 +325,10 @@ def status_lines(settings: Settings, at: datetime | None = None) -> list[str]:
     attempt = last_attempt(settings)
     lines = []
     if record is None:
-        lines.append("No published build on record (the warehouse was built by a plain dbt).")
+        lines.append(
+            "No published build on record (the warehouse was built by an earlier release or a "
+            "plain dbt)."
+        )
     else:
         as_of = record.data_as_of
         lines.append(
