@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,20 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _role(env: Mapping[str, str], name: str) -> str | None:
+    """A PostgreSQL role name as dbt writes it into `grant … to ROLE` (unquoted): a plain
+    lower-case identifier, so it is the role the server folds it to and nothing more."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[a-z_][a-z0-9_$]{0,62}", value):
+        raise SpotiflowError(
+            f"{name}={value!r}: expected a PostgreSQL role name in lower case (letters, digits, "
+            "_ and $, starting with a letter or _, at most 63 characters)"
+        )
+    return value
+
+
 # Where the warehouse is built (a target of profiles.yml each); the first is the default.
 ENGINES = ("duckdb", "spark", "postgres")
 
@@ -84,6 +99,8 @@ class Settings:
     DBT_TARGET              the profile target dbt builds (default: the engine's own)
     PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE  the PostgreSQL server (libpq's own
                             variables; the database defaults to spotiflow)
+    SPOTIFLOW_POSTGRES_READER_ROLE  a PostgreSQL role (the DBA's) every build grants select on
+                            every mart and usage on schema marts, nothing else (default: none)
     SPOTIFLOW_EXPORT_DROP_DIR  where `spotiflow refresh` picks up Spotify exports, zips or
                             folders (default: <data dir>/drop); landed ones move to landed/
     SPOTIFLOW_DUCKDB_TEMP_DIRECTORY  where DuckDB spills (default: beside the file it writes,
@@ -118,6 +135,8 @@ class Settings:
     compact_target_rows: int = 1_000_000
     engine: str = "duckdb"
     postgres_database: str = "spotiflow"
+    # The role BI tools read the marts as on PostgreSQL (None: nothing is granted).
+    postgres_reader_role: str | None = None
     # Set while a build writes: the DuckDB file it builds in (ingest/publish.py), not the one
     # readers open.
     building_warehouse: Path | None = None
@@ -182,6 +201,7 @@ class Settings:
         return cls(
             engine=engine,
             postgres_database=env.get("PGDATABASE") or "spotiflow",
+            postgres_reader_role=_role(env, "SPOTIFLOW_POSTGRES_READER_ROLE"),
             project_dir=project_dir,
             data_dir=data_dir.resolve(),
             user_id_salt=env.get("SPOTIFLOW_USER_ID_SALT") or None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from ingest.settings import Settings
 from tests.helpers import PROJECT_DIR, TEST_SALT, make_settings
+from tests.postgres_server import throwaway_server
 
 
 @pytest.fixture
@@ -63,3 +65,36 @@ def skewed_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
         assert main(args) == 0
         assert main(["build"]) == 0
         yield make_settings(data_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[dict[str, str]]:
+    """One PostgreSQL server for the session (tests/postgres_server.py), its libpq environment
+    in os.environ (as a user's is)."""
+    # Not under pytest's tmp: its parents are root's alone, and the server runs as postgres.
+    with (
+        tempfile.TemporaryDirectory(prefix="spotiflow-pg-") as folder,
+        throwaway_server(Path(folder)) as environment,
+    ):
+        patch = pytest.MonkeyPatch()
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        try:
+            yield environment
+        finally:
+            patch.undo()
+
+
+@pytest.fixture
+def database(postgres_server: dict[str, str], request: pytest.FixtureRequest) -> str:
+    """A database of the test's own on the session's server (one lake per database)."""
+    import psycopg2
+
+    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "")[:50]
+    connection = psycopg2.connect(dbname="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'drop database if exists "{name}"')
+        cursor.execute(f'create database "{name}"')
+    connection.close()
+    return name

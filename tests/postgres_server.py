@@ -9,12 +9,15 @@ as the `postgres` user the package creates.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+
+from ingest.settings import Settings
 
 DATABASE = "spotiflow"
 
@@ -72,3 +75,10 @@ def throwaway_server(folder: Path) -> Iterator[dict[str, str]]:
             _as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
             capture_output=True,
         )
+
+
+def on_postgres(settings: Settings, database: str) -> Settings:
+    """The settings, building on PostgreSQL in `database` (the `database` fixture's)."""
+    return dataclasses.replace(
+        settings, engine="postgres", dbt_target="postgres", postgres_database=database
+    )

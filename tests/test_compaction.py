@@ -26,9 +26,7 @@ from ingest.schemas import ENTITIES
 from ingest.settings import Settings
 from tests.engine_parity import differences, snapshot
 from tests.helpers import FIXTURES, SAMPLE_CATALOG, SAMPLE_CSV, query
-
-# The fixtures of a throwaway PostgreSQL server and a database of the test's own.
-from tests.test_postgres import database, on_postgres, postgres_server  # noqa: F401
+from tests.postgres_server import on_postgres
 
 EXPORTS = [
     *(FIXTURES / "spotify_export" / name for name in ("account", "endsong", "extended")),
@@ -398,7 +396,7 @@ def test_compact_holds_the_lake_and_refuses_readably(
 @pytest.mark.engines
 def test_postgres_copies_each_load_once_from_whichever_file_holds_it(
     settings: Settings,
-    database: str,  # noqa: F811 (the fixture imported above)
+    database: str,
 ) -> None:
     postgres = on_postgres(settings, database)
     lake = Lake(settings.lake_dir)

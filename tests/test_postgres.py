@@ -3,12 +3,8 @@ load, every model and test built, every mart equal to DuckDB's, incremental equa
 
 from __future__ import annotations
 
-import dataclasses
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
@@ -23,7 +19,7 @@ from ingest.export import export_marts
 from ingest.landing import Lake
 from ingest.settings import Settings
 from tests.engine_parity import INCREMENTAL_MODELS, differences, snapshot
-from tests.postgres_server import throwaway_server
+from tests.postgres_server import on_postgres
 from tests.test_recommendation_diagnostics import (
     assert_holm_agrees_with_statsmodels,
     assert_normal_and_chi_square_agree_with_scipy,
@@ -31,42 +27,6 @@ from tests.test_recommendation_diagnostics import (
 )
 
 pytestmark = pytest.mark.engines
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[dict[str, str]]:
-    """One server for the session, its libpq environment in os.environ (as a user's is)."""
-    # Not under pytest's tmp: its parents are root's alone, and the server runs as postgres.
-    with (
-        tempfile.TemporaryDirectory(prefix="spotiflow-pg-") as folder,
-        throwaway_server(Path(folder)) as environment,
-    ):
-        patch = pytest.MonkeyPatch()
-        for name, value in environment.items():
-            patch.setenv(name, value)
-        try:
-            yield environment
-        finally:
-            patch.undo()
-
-
-@pytest.fixture
-def database(postgres_server: dict[str, str], request: pytest.FixtureRequest) -> str:
-    """A database of the test's own (one lake per database)."""
-    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "")[:50]
-    connection = psycopg2.connect(dbname="postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'drop database if exists "{name}"')
-        cursor.execute(f'create database "{name}"')
-    connection.close()
-    return name
-
-
-def on_postgres(settings: Settings, database: str) -> Settings:
-    return dataclasses.replace(
-        settings, engine="postgres", dbt_target="postgres", postgres_database=database
-    )
 
 
 def test_the_demo_on_postgres_equals_duckdb(demo_settings: Settings, database: str, tmp_path):

@@ -5,7 +5,8 @@ or the compacted file that holds them) are copied into `lake.<entity>` (COPY), o
 per load and entity that also records it in
 `lake._copied_loads`: a load is copied once however often builds run, and a load withdrawn from
 the manifest (`spotiflow forget`) is deleted again. The server is libpq's: PGHOST, PGPORT,
-PGUSER, PGPASSWORD and PGDATABASE (the database defaults to `spotiflow`).
+PGUSER, PGPASSWORD and PGDATABASE (the database defaults to `spotiflow`). The role the marts are
+granted to (SPOTIFLOW_POSTGRES_READER_ROLE; dbt's grants config) must exist before a build.
 """
 
 from __future__ import annotations
@@ -93,6 +94,30 @@ def _claim(cursor, settings: Settings, lake: Lake) -> None:
         )
 
 
+def _check_reader_role(cursor, settings: Settings) -> None:
+    """The role the marts are granted to (SPOTIFLOW_POSTGRES_READER_ROLE) is the DBA's to
+    create: without it every mart's grant would fail, each with dbt's own message."""
+    role = settings.postgres_reader_role
+    if role is None:
+        return
+    cursor.execute(
+        "select exists (select from pg_roles where rolname = %s), "
+        "exists (select from pg_get_keywords() where word = %s and catcode <> 'U')",
+        [role, role],
+    )
+    exists, keyword = cursor.fetchone()
+    if keyword:
+        raise SpotiflowError(
+            f"SPOTIFLOW_POSTGRES_READER_ROLE={role}: a reserved word in SQL, which grants "
+            "cannot name unquoted: name another role"
+        )
+    if not exists:
+        raise SpotiflowError(
+            f"SPOTIFLOW_POSTGRES_READER_ROLE={role}: no such role on the PostgreSQL server; "
+            f"create it first (`create role {role} login password '…'`) or unset the setting"
+        )
+
+
 def _create_tables(cursor) -> None:
     cursor.execute(
         f"create table if not exists {_table(COPIED_LOADS)} ("
@@ -173,6 +198,7 @@ def publish_lake(settings: Settings, lake: Lake) -> LakeCopy:
     copied = rows = withdrawn = 0
     with connect(settings) as connection:
         with connection, connection.cursor() as cursor:
+            _check_reader_role(cursor, settings)
             cursor.execute(f"create schema if not exists {_ident(LAKE_SCHEMA)}")
             _claim(cursor, settings, lake)
             _create_tables(cursor)
