@@ -92,6 +92,12 @@ def _published(settings: Settings) -> dict:
     return snapshot(settings, intermediate=None)
 
 
+def _vibes(settings: Settings) -> set[str]:
+    return {
+        row[0] for row in query(settings, "select listening_vibe from marts.fct_daily_listening")
+    }
+
+
 def _streams(settings: Settings) -> int:
     return query(settings, "select count(*) from marts.fct_plays where is_stream")[0][0]
 
@@ -106,10 +112,14 @@ def test_changed_vars_and_a_full_refresh_reach_every_build_slot(
     # The README's advice for a changed var: edit it, then build --full-refresh. Every unit
     # test still passes (they pin the vars they depend on).
     _set_vars(project, CHANGED_VARS)
+    # And a seed: the vibes the daily listening marts name.
+    vibes = project / "seeds" / "vibe_buckets.csv"
+    vibes.write_text(vibes.read_text().replace("Slightly Sad", "A Bit Blue"))
     assert main(["build", "--full-refresh", "--no-checks"]) == 0
     capsys.readouterr()
     after_full_refresh = _published(settings)
     assert _streams(settings) < streams_before  # 2 min, not 30 s, makes a stream now
+    assert _vibes(settings) >= {"A Bit Blue"} and "Slightly Sad" not in _vibes(settings)
 
     # Each hourly refresh builds the other slot, last built with the old vars: it is rebuilt
     # in full (and says so once), so readers see the same marts every hour.
