@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from ingest.cli import main
 from ingest.errors import InputFileError
 from ingest.readers.legacy_csv import read_legacy_csv
-from tests.helpers import FIXTURES, SAMPLE_CSV
+from ingest.settings import Settings
+from tests.helpers import FIXTURES, SAMPLE_CSV, query
 
 
 def test_sample_reads_every_row_as_a_play() -> None:
@@ -114,3 +118,92 @@ def test_a_duration_too_large_to_store_is_rejected(tmp_path: Path) -> None:
     result = read_legacy_csv(path, "u1")
     assert (result.rows_in, result.rows_landed) == (2, 1)
     assert result.rejects[0].reason == "duration_ms '1e30' is out of range"
+
+
+def _counted(settings: Settings) -> tuple[int, dict[str, int], dict[str, tuple[int, int]]]:
+    """fct_plays' plays, fct_duplicate_plays' rows by reason, and per input file its rows
+    landed and plays landed again (fct_loads)."""
+    (plays,) = query(settings, "select count(*) from marts.fct_plays")[0]
+    duplicates = dict(
+        query(
+            settings, "select duplicate_reason, count(*) from marts.fct_duplicate_plays group by 1"
+        )
+    )
+    loads = {
+        name: (landed, again)
+        for name, landed, again in query(
+            settings, "select source_file, rows_landed, plays_landed_again from marts.fct_loads"
+        )
+    }
+    return plays, duplicates, loads
+
+
+def test_a_history_split_in_two_files_adds_up_and_its_re_exports_add_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 28: the sample split by alternate rows (morning and evening of the same days) lost
+    189 plays as 'landed more than once', without a trace."""
+    header, *rows = SAMPLE_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
+    files = {
+        "morning.csv": rows[0::2],
+        "evening.csv": rows[1::2],
+        # The morning file again under another name: the same input, landed once.
+        "morning-copy.csv": rows[0::2],
+        # The morning exported again, in another order: other bytes, the same plays.
+        "morning-again.csv": rows[0::2][::-1],
+        # The evening exported again with the morning of its last day: evening's plays and more.
+        "evening-and-more.csv": rows[1::2] + [row for row in rows[0::2] if ",2024-04-09," in row],
+    }
+    for name, lines in files.items():
+        (tmp_path / name).write_text(header + "".join(lines), encoding="utf-8")
+
+    def land(name: str) -> None:
+        assert main(["ingest", "legacy-csv", str(tmp_path / name), "--user", "split"]) == 0
+
+    land("morning.csv")
+    land("evening.csv")
+    assert main(["build", "--no-checks"]) == 0
+    assert query(settings, "select count(*) from marts.fct_plays") == [(1350,)]  # was 1,161
+    assert _counted(settings) == (
+        1350,
+        {},
+        {"morning.csv": (675, 0), "evening.csv": (675, 0)},
+    )
+    # The morning's plays keep the ids the reader gave them; the evening's continue after them.
+    user = query(settings, "select distinct user_id from marts.fct_plays")[0][0]
+    morning = read_legacy_csv(tmp_path / "morning.csv", user).tables["plays"]
+    assert set(morning.column("play_id").to_pylist()) <= {
+        play_id for (play_id,) in query(settings, "select play_id from marts.fct_plays")
+    }
+
+    land("morning-copy.csv")
+    land("morning-again.csv")
+    land("evening-and-more.csv")
+    assert main(["build", "--no-checks"]) == 0
+    plays, duplicates, loads = _counted(settings)
+    more = sum(1 for row in rows[0::2] if ",2024-04-09," in row)
+    # Still every play once; each copy a later load landed again is listed with its load: the
+    # morning again lands the morning's plays again; the evening and more, the evening's and the
+    # morning's of 9 April, whose latest copies the morning again had landed.
+    assert plays == 1350
+    assert loads == {
+        "morning.csv": (675, 675),
+        "evening.csv": (675, 675),
+        "morning-again.csv": (675, more),
+        "evening-and-more.csv": (675 + more, 0),
+    }
+    assert duplicates == {"repeated_load": 675 + 675 + more}
+    assert plays + sum(duplicates.values()) == sum(landed for landed, _ in loads.values())
+    by_day = dict(query(settings, "select listen_date, count(*) from marts.fct_plays group by 1"))
+    with SAMPLE_CSV.open(encoding="utf-8") as handle:
+        days = Counter(date.fromisoformat(row["Day_Played"]) for row in csv.DictReader(handle))
+    assert by_day == dict(days)
+    # The incremental build (of the three new loads) equals a full one.
+    every_copy = (
+        "select play_id, load_id, null as counted_in from marts.fct_plays union all "
+        "select play_id, load_id, duplicate_of_load_id from marts.fct_duplicate_plays "
+        "order by all"
+    )
+    incremental = query(settings, every_copy)
+    assert main(["build", "--no-checks", "--full-refresh"]) == 0
+    assert query(settings, every_copy) == incremental

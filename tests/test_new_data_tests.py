@@ -54,12 +54,14 @@ def _newest_load(settings: Settings) -> dict:
 
 
 STG_PLAYS = "models/staging/lake/_lake__models.yml"
+# The staged plays' grain: a load lands a play once (its copies in other loads are repeats).
+UNIQUE_PLAYS = "unique_combination_of_columns_stg_lake__plays_play_id__load_id"
 
 
 def test_a_refresh_tests_the_plays_of_new_loads_and_a_build_every_play(built: Settings) -> None:
     # A refresh just after a passing build: nothing is new, nothing is read.
     build(built, run_checks=False, new_data_only=True)
-    unique_plays = _compiled(STG_PLAYS, "unique_stg_lake__plays_play_id")
+    unique_plays = _compiled(STG_PLAYS, UNIQUE_PLAYS)
     assert _where_of(unique_plays, "stg_lake__plays") == "1 = 0"
 
     landed = append(built.data_dir)["next day"]
@@ -69,7 +71,7 @@ def test_a_refresh_tests_the_plays_of_new_loads_and_a_build_every_play(built: Se
     # From the new load's earliest play, less the window in which a play can repeat it.
     bound = (plays_from - DUPLICATE_PLAY_WINDOW).strftime("%Y-%m-%d %H:%M:%S")
     expected = f"(played_at >= cast('{bound}' as timestamp) or played_at is null)"
-    unique_plays = _compiled(STG_PLAYS, "unique_stg_lake__plays_play_id")
+    unique_plays = _compiled(STG_PLAYS, UNIQUE_PLAYS)
     assert _where_of(unique_plays, "stg_lake__plays") == expected
     # No recommendation run is new: none of the runs' rows is read.
     runs = _compiled(STG_PLAYS, "not_null_stg_lake__recommendations_run_id")
@@ -83,7 +85,7 @@ def test_a_refresh_tests_the_plays_of_new_loads_and_a_build_every_play(built: Se
 
     # `spotiflow build` (the same without new_data_only) reads every row.
     build(built, run_checks=False)
-    unique_plays = _compiled(STG_PLAYS, "unique_stg_lake__plays_play_id")
+    unique_plays = _compiled(STG_PLAYS, UNIQUE_PLAYS)
     assert _where_of(unique_plays, "stg_lake__plays") is None
     counted = (RUN / "tests/data/singular/every_staged_play_is_counted_once.sql").read_text()
     assert "played_at >=" not in counted
@@ -118,7 +120,7 @@ def test_a_defect_in_a_new_load_fails_every_refresh_until_a_build_passes(
     before = publish.published(built)
     load_id = _land_a_play_twice_under_one_id(built)
     for _ in range(2):  # the second refresh brings nothing new: the defect is still untested
-        with pytest.raises(BuildError, match="unique_stg_lake__plays_play_id"):
+        with pytest.raises(BuildError, match=UNIQUE_PLAYS):
             build(built, run_checks=False, new_data_only=True)
         assert publish.published(built) == before
     # Withdrawn, the load leaves the lake; the next refresh rebuilds without it, and passes.

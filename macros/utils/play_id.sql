@@ -47,3 +47,38 @@
         'coalesce(ms_played, -1) desc, loaded_at desc, load_id desc'
     ) }}
 {%- endmacro %}
+
+{#-
+  A day-precision play's id (legacy files), as their reader gives it
+  (ingest/readers/legacy_csv.py: stable_hash(user_id, track_id, played_at.isoformat(),
+  play_seq)): the first 24 hex digits of SHA-256 over the listener, the track, the day as an ISO
+  timestamp at midnight and the ordinal, joined by U+001F. stg_lake__plays gives an ordinal that
+  continues across loads (see there); the ordinal a load's own rows have, the id they landed
+  with.
+-#}
+{% macro day_play_id(user_id, track_id, played_at, ordinal) -%}
+    substr({{ sha256_hex(dbt.concat([
+        user_id, 'chr(31)',
+        'coalesce(' ~ track_id ~ ", '')", 'chr(31)',
+        'cast(cast(' ~ played_at ~ ' as date) as ' ~ dbt.type_string() ~ ')', "'T00:00:00'",
+        'chr(31)',
+        'cast(' ~ ordinal ~ ' as ' ~ dbt.type_string() ~ ')',
+    ])) }}, 1, 24)
+{%- endmacro %}
+
+{#- SHA-256 of a text's UTF-8 bytes, as 64 lowercase hex digits, as each engine spells it. -#}
+{% macro sha256_hex(expression) -%}
+    {{ return(adapter.dispatch('sha256_hex', 'spotiflow')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sha256_hex(expression) -%}
+    sha256({{ expression }})
+{%- endmacro %}
+
+{% macro postgres__sha256_hex(expression) -%}
+    encode(sha256(convert_to({{ expression }}, 'UTF8')), 'hex')
+{%- endmacro %}
+
+{% macro spark__sha256_hex(expression) -%}
+    sha2({{ expression }}, 256)
+{%- endmacro %}

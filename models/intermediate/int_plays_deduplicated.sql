@@ -13,6 +13,9 @@
 
 with
 
+-- Every landed copy of every play. A copy that a later load landed again (a re-export,
+-- overlapping files) is resolved like the others but never searched for repeats: it is itself
+-- a repeat (repeated_load) of that load's copy, or of the play that copy repeats in turn.
 plays as {{ not_materialized() }} (
 
     select * from {{ ref('int_plays_unioned') }}
@@ -132,6 +135,7 @@ multi_source_users as (
     select user_id
 
     from resolved
+    where superseded_by_load_id is null
     group by user_id
     having count(distinct source_priority) > 1
 
@@ -145,6 +149,7 @@ duplicate_candidates as (
         resolved.play_id,
         resolved.user_id,
         resolved.source,
+        resolved.load_id,
         resolved.source_priority,
         resolved.repeats_are_duplicates,
         resolved.played_at,
@@ -158,6 +163,7 @@ duplicate_candidates as (
         on resolved.user_id = multi_source_users.user_id
     where
         resolved.identity_key is not null
+        and resolved.superseded_by_load_id is null
         and (resolved.repeats_are_duplicates or multi_source_users.user_id is not null)
 
 ),
@@ -169,6 +175,7 @@ repeat_ranked as (
 
     select
         play_id,
+        source,
         row_number() over (
             partition by user_id, source, played_at, identity_key
             order by
@@ -183,7 +190,15 @@ repeat_ranked as (
                 case when track_resolution = 'track_id' then 0 else 1 end asc,
                 play_id asc
             rows between unbounded preceding and unbounded following
-        ) as first_play_id
+        ) as first_play_id,
+        first_value(load_id) over (
+            partition by user_id, source, played_at, identity_key
+            order by
+                coalesce(ms_played, -1) desc,
+                case when track_resolution = 'track_id' then 0 else 1 end asc,
+                play_id asc
+            rows between unbounded preceding and unbounded following
+        ) as first_load_id
 
     from duplicate_candidates
     where repeats_are_duplicates
@@ -194,7 +209,9 @@ repeats as (
 
     select
         play_id,
-        first_play_id
+        source,
+        first_play_id,
+        first_load_id
 
     from repeat_ranked
     where repeat_rank > 1
@@ -220,6 +237,7 @@ matches as (
         candidate.play_id,
         better.play_id as kept_play_id,
         better.source as kept_source,
+        better.load_id as kept_load_id,
         abs({{ seconds_between('better.played_at', 'candidate.played_at') }})
             as seconds_apart
 
@@ -267,20 +285,34 @@ final as (
         resolved.source,
         resolved.source_priority,
         resolved.load_id,
-        coalesce(repeats.first_play_id, best_matches.kept_play_id) as duplicate_of_play_id,
+        -- A copy landed again shares its play's id, so it meets the repeat or match of the
+        -- latest copy: it repeats the play counted.
+        coalesce(
+            repeats.first_play_id,
+            best_matches.kept_play_id,
+            case when resolved.superseded_by_load_id is not null then resolved.play_id end
+        ) as duplicate_of_play_id,
         case
-            when repeats.play_id is not null then resolved.source
-            else best_matches.kept_source
+            when repeats.play_id is not null then repeats.source
+            when best_matches.play_id is not null then best_matches.kept_source
+            else resolved.superseded_by_source
         end as duplicate_of_source,
+        coalesce(
+            repeats.first_load_id, best_matches.kept_load_id, resolved.superseded_by_load_id
+        ) as duplicate_of_load_id,
         case
             when repeats.play_id is not null then 0
-            else best_matches.seconds_apart
+            when best_matches.play_id is not null then best_matches.seconds_apart
+            when resolved.superseded_by_load_id is not null then 0
         end as duplicate_seconds_apart,
         case
+            when resolved.superseded_by_load_id is not null then 'repeated_load'
             when repeats.play_id is not null then 'repeated_record'
             when best_matches.play_id is not null then 'cross_source'
         end as duplicate_reason,
-        repeats.play_id is not null or best_matches.play_id is not null as is_duplicate
+        resolved.superseded_by_load_id is not null
+        or repeats.play_id is not null
+        or best_matches.play_id is not null as is_duplicate
 
     from resolved
     left join repeats

@@ -28,10 +28,20 @@ account_plays as (
 ),
 
 -- Every source's plays in one shape; adding a source is one more import and one more branch.
+-- Only the lake keeps a play's copies that a later load landed again (the exports' staging
+-- keeps one record per play).
 unioned as (
 
     {% for relation in ['lake_plays', 'extended_plays', 'account_plays'] %}
-        select {{ columns | join(', ') }}
+        select
+            {{ columns | join(', ') }},
+            {% if relation == 'lake_plays' -%}
+                superseded_by_load_id,
+                superseded_by_source
+            {%- else -%}
+                cast(null as {{ dbt.type_string() }}) as superseded_by_load_id,
+                cast(null as {{ dbt.type_string() }}) as superseded_by_source
+            {%- endif %}
         from {{ relation }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}

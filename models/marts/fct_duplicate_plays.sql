@@ -17,6 +17,7 @@ final as (
         duplicate_reason,
         duplicate_of_play_id,
         duplicate_of_source,
+        duplicate_of_load_id,
         duplicate_seconds_apart,
         load_id
 

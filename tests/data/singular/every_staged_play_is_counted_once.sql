@@ -1,7 +1,8 @@
 -- Every play staged from the lake is counted once: in fct_plays, or in fct_duplicate_plays as
--- the repeat of one that is. One row per source where the counts differ. A refresh counts the
--- plays from the earliest its new loads or fct_plays' rebuilds reach, on both sides alike
--- (macros/incremental/new_data_tests.sql).
+-- the repeat of one that is. So is every copy of it that a load landed: the copies a later load
+-- landed again are repeats too (repeated_load), none is dropped unseen. One row per source where
+-- the counts differ. A refresh counts the plays from the earliest its new loads or fct_plays'
+-- rebuilds reach, on both sides alike (macros/incremental/new_data_tests.sql).
 {%- set tested = new_data_tested('plays', ref('fct_plays')) %}
 {%- set tested_plays = 'where ' ~ tested if tested else '' %}
 
@@ -11,7 +12,7 @@ landed as (
 
     select
         source,
-        count(distinct play_id) as plays_landed
+        count(*) as plays_landed
     from {{ ref('int_plays_unioned') }}
     {{ tested_plays }}
     group by source
