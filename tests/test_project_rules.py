@@ -100,3 +100,10 @@ def test_formulas_live_in_macros_not_in_models() -> None:
     for path in (PROJECT_DIR / "models").rglob("*.sql"):
         sql = path.read_text(encoding="utf-8")
         assert not re.search(r"/\s*3\b|0\.25|0\.75|Feeling Great", sql), path
+
+
+def test_unit_test_names_fit_postgresql_identifiers(manifest: dict) -> None:
+    """dbt names a unit test's relations after it, and PostgreSQL cuts identifiers at 63
+    bytes: a longer name fails the unit test on PostgreSQL only."""
+    too_long = [name for test in manifest["unit_tests"].values() if len(name := test["name"]) > 63]
+    assert too_long == []
