@@ -130,7 +130,6 @@ def _build(
         )
     if reason is not None and _has_a_build(building, own):
         print(f"build: {reason}: rebuilding every model in full")
-    if reason is not None:
         # Other code or other rules built this place: every test runs, unit tests included.
         new_data_only = False
     with phases.timed("lake to engine"):
