@@ -44,14 +44,19 @@ lint: venv
 	$(BIN)/ruff format --check ingest dashboard bench tests
 	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models tests/data
 
+# pytest-xdist: one worker per core, each taking a test file at a time (its module fixtures
+# built once); TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+
 pytest: venv peers
-	$(BIN)/pytest
+	$(PYTEST)
 
 test: system-packages lint pytest
 
 # The fast lane: lint and every test but the engines' builds on PostgreSQL and Spark.
 test-fast: venv peers lint
-	$(BIN)/pytest -m "not engines"
+	$(PYTEST) -m "not engines"
 
 # Debian packages the tests need (chromium, postgresql, Java), installed when missing (root).
 system-packages:

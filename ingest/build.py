@@ -16,7 +16,8 @@ from ingest.settings import Settings
 
 # dbt's arguments for a refresh (see build()): the var is constant, so dbt's partial parsing
 # still holds from one refresh to the next.
-NEW_DATA_ONLY = ("--exclude-resource-type", "unit_test", "--vars", "{test_new_data_only: true}")
+WITHOUT_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+NEW_DATA_ONLY = (*WITHOUT_UNIT_TESTS, "--vars", "{test_new_data_only: true}")
 
 
 class Phases:
@@ -57,9 +58,10 @@ def build(
     """Build every model and test; publish the build if everything passed, else fail with a
     readable summary and leave readers on the last published build.
 
-    With `new_data_only` (the unattended refresh: new data, the same code) dbt's unit tests,
-    which test the SQL on fixed inputs and never the data, are left out, as dbt advises for
-    production runs, and the data tests of play- and run-grained models read the rows changed
+    dbt's unit tests, which test the SQL on fixed inputs and never the data, run when the code
+    has not yet passed them on this engine. With `new_data_only` (the unattended refresh: new
+    data, the same code) they are left out, as dbt advises for production runs, and the data
+    tests of play- and run-grained models read the rows changed
     since the last passing build (var test_new_data_only, macros/incremental/new_data_tests.sql).
 
     The build holds the lake's lock: it never reads a load that is still being written, and
@@ -134,13 +136,19 @@ def _build(
         new_data_only = False
     with phases.timed("lake to engine"):
         prepare_lake(building, lake)
+    # dbt's unit tests test the code, not the data: they run when this code has not yet passed
+    # them on this engine (a changed model, macro, seed, var or dbt), never on a refresh.
+    unit_tests = not new_data_only and not generation.unit_tests_passed(building, built_by.project)
     dbt = DbtSession(building)
     with phases.timed("dbt build"):
         outcome = dbt.run(
             "build",
             *(["--full-refresh"] if reason is not None else []),
             *(NEW_DATA_ONLY if new_data_only else []),
+            *(WITHOUT_UNIT_TESTS if not unit_tests and not new_data_only else []),
         )
+    if unit_tests:
+        generation.note_unit_tests_passed(building, built_by.project)
     print(outcome.summary())
     with phases.timed("source freshness"):
         # Stale sources warn; they do not fail the build (the data may simply be historical).

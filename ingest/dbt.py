@@ -44,6 +44,7 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
         "SPOTIFLOW_DUCKDB_TEMP_DIRECTORY": str(settings.duckdb_temp_directory),
         "DBT_PROFILES_DIR": str(settings.project_dir),
         "DBT_TARGET": settings.dbt_target,
+        "DBT_TARGET_PATH": str(settings.dbt_target_path),
         "SPOTIFLOW_ENGINE": settings.engine,
         # The database the lake was copied into (profiles.yml reads libpq's variable).
         "PGDATABASE": settings.postgres_database,

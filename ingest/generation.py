@@ -59,6 +59,25 @@ def project_fingerprint(project_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def unit_tests_record(settings: Settings, project: str) -> Path:
+    """The note that dbt's unit tests passed for the project `project` (its fingerprint) on
+    this engine. Beside dbt's own artifacts: the code and the engine decide a unit test's
+    outcome, never the data, so every data dir built with this project shares it."""
+    return settings.dbt_target_path / "spotiflow-unit-tests" / f"{settings.engine}-{project}"
+
+
+def unit_tests_passed(settings: Settings, project: str) -> bool:
+    """Whether dbt's unit tests passed on this engine for the project as it is: they test the
+    SQL on fixed inputs, so the same code passes them again."""
+    return unit_tests_record(settings, project).exists()
+
+
+def note_unit_tests_passed(settings: Settings, project: str) -> None:
+    record = unit_tests_record(settings, project)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.touch()
+
+
 def _full_refresh_marker(settings: Settings) -> Path:
     return settings.builds_dir / f"full-refresh-{settings.engine}"
 

@@ -97,6 +97,8 @@ class Settings:
                             (a local session; its tables in <data dir>/spark/warehouse) or
                             postgres; each is a target of profiles.yml
     DBT_TARGET              the profile target dbt builds (default: the engine's own)
+    DBT_TARGET_PATH         where dbt writes its artifacts (manifest, compiled SQL, results;
+                            relative to the project; default: target)
     PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE  the PostgreSQL server (libpq's own
                             variables; the database defaults to spotiflow)
     SPOTIFLOW_POSTGRES_READER_ROLE  a PostgreSQL role (the DBA's) every build grants select on
@@ -137,6 +139,8 @@ class Settings:
     postgres_database: str = "spotiflow"
     # The role BI tools read the marts as on PostgreSQL (None: nothing is granted).
     postgres_reader_role: str | None = None
+    # dbt's artifacts: its manifest, compiled SQL and results (DBT_TARGET_PATH).
+    dbt_target_path: Path = Path("target")
     # Set while a build writes: the DuckDB file it builds in (ingest/publish.py), not the one
     # readers open.
     building_warehouse: Path | None = None
@@ -208,6 +212,7 @@ class Settings:
             plain_user_ids=_flag(env.get("SPOTIFLOW_PLAIN_USER_IDS")),
             sample_user=env.get("SPOTIFLOW_SAMPLE_USER") or "sample-user",
             dbt_target=env.get("DBT_TARGET") or engine,
+            dbt_target_path=project_dir / (env.get("DBT_TARGET_PATH") or "target"),
             export_drop_dir=Path(env.get("SPOTIFLOW_EXPORT_DROP_DIR") or data_dir / "drop"),
             refresh_api=_choice(env, "SPOTIFLOW_REFRESH_API", ("auto", "on", "off")),
             archive_limits=ArchiveLimits.from_env(env),

@@ -15,6 +15,14 @@ from tests.helpers import PROJECT_DIR, TEST_SALT, make_settings
 from tests.postgres_server import throwaway_server
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Each pytest-xdist worker builds apart: dbt's artifacts (the manifest and results tests
+    # read after a build) go to a target folder of its own.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ["DBT_TARGET_PATH"] = str(PROJECT_DIR / "target" / f"pytest-{worker}")
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for a fresh data dir; the environment agrees, so CLI calls see the same."""

@@ -28,8 +28,15 @@ def make_settings(data_dir: Path) -> Settings:
             "SPOTIFLOW_PROJECT_DIR": str(PROJECT_DIR),
             "SPOTIFLOW_DATA_DIR": str(data_dir),
             "SPOTIFLOW_USER_ID_SALT": TEST_SALT,
+            "DBT_TARGET_PATH": os.environ.get("DBT_TARGET_PATH", ""),
         }
     )
+
+
+def dbt_target() -> Path:
+    """Where dbt wrote its artifacts for this test process (each pytest-xdist worker has its
+    own, tests/conftest.py): the last dbt call's manifest, compiled SQL and results."""
+    return make_settings(PROJECT_DIR / "data").dbt_target_path
 
 
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:

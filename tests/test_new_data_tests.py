@@ -4,7 +4,6 @@ a defect in a new load fails it, and every refresh after, until a build passes."
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,14 +17,14 @@ from ingest.errors import BuildError
 from ingest.landing import Lake
 from ingest.records import ReadResult
 from ingest.settings import Settings
+from tests.helpers import dbt_target
 
-# Compiled tests of the last dbt call (the project's target folder).
-RUN = Path(__file__).resolve().parent.parent / "target" / "run" / "spotiflow"
 DUPLICATE_PLAY_WINDOW = timedelta(seconds=90)  # var duplicate_play_window_seconds
 
 
 def _compiled(folder: str, name: str) -> str:
-    return (RUN / folder / f"{name}.sql").read_text()
+    # Compiled tests of the last dbt call (dbt's target folder).
+    return (dbt_target() / "run" / "spotiflow" / folder / f"{name}.sql").read_text()
 
 
 def _where_of(sql: str, relation: str) -> str | None:
@@ -80,14 +79,18 @@ def test_a_refresh_tests_the_plays_of_new_loads_and_a_build_every_play(built: Se
     marts = _compiled("models/marts/fct_plays.yml", "unique_fct_plays_play_id")
     marts_bound = _where_of(marts, "fct_plays")
     assert marts_bound is not None and marts_bound <= expected
-    counted = (RUN / "tests/data/singular/every_staged_play_is_counted_once.sql").read_text()
+    counted = (
+        dbt_target() / "run/spotiflow/tests/data/singular/every_staged_play_is_counted_once.sql"
+    ).read_text()
     assert counted.count(f"where {marts_bound}") == 3
 
     # `spotiflow build` (the same without new_data_only) reads every row.
     build(built, run_checks=False)
     unique_plays = _compiled(STG_PLAYS, UNIQUE_PLAYS)
     assert _where_of(unique_plays, "stg_lake__plays") is None
-    counted = (RUN / "tests/data/singular/every_staged_play_is_counted_once.sql").read_text()
+    counted = (
+        dbt_target() / "run/spotiflow/tests/data/singular/every_staged_play_is_counted_once.sql"
+    ).read_text()
     assert "played_at >=" not in counted
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.settings import Settings
-from tests.helpers import PROJECT_DIR, query
+from tests.helpers import PROJECT_DIR, dbt_target, query
 
 LAYERS = {
     "staging": re.compile(
@@ -24,7 +24,7 @@ PRIMARY_KEY_TESTS = {"unique", "unique_combination_of_columns"}
 @pytest.fixture(scope="module")
 def manifest(demo_settings: Settings) -> dict:
     # The demo fixture has just built the project, so target/ holds its manifest.
-    return json.loads((PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+    return json.loads((dbt_target() / "manifest.json").read_text(encoding="utf-8"))
 
 
 def _models(manifest: dict) -> list[dict]:

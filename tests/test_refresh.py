@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import generation
 from ingest.cli import main
 from ingest.errors import SpotiflowError
 from ingest.refresh import (
@@ -146,14 +147,24 @@ def test_refresh_lands_dropped_exports_builds_and_checks(
     # Nothing left to land: the next refresh succeeds and skips the empty drop folder.
     assert main(["refresh"]) == 0
     assert "spotify exports: skipped" in capsys.readouterr().out
-    # `spotiflow build`, which an engineer runs after changing the SQL, runs them.
+    # `spotiflow build`, which an engineer runs after changing the SQL, runs them when the code
+    # has not passed them yet (the record names another fingerprint), and not again after.
+    record = generation.unit_tests_record(
+        settings, generation.project_fingerprint(settings.project_dir)
+    )
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("other code\n")
     assert main(["build", "--no-checks"]) == 0
     assert "unit_test" in _node_kinds(settings)
+    assert record.read_text() != "other code\n"
+    assert main(["build", "--no-checks"]) == 0
+    assert _node_kinds(settings) >= {"model", "test"}
+    assert "unit_test" not in _node_kinds(settings)
 
 
 def _node_kinds(settings: Settings) -> set[str]:
     """What kinds of node the last dbt call ran (its run_results.json)."""
-    results = json.loads((settings.project_dir / "target" / "run_results.json").read_text())
+    results = json.loads((settings.dbt_target_path / "run_results.json").read_text())
     return {result["unique_id"].split(".")[0] for result in results["results"]}
 
 

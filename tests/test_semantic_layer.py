@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.settings import Settings
-from tests.helpers import PROJECT_DIR, query
+from tests.helpers import PROJECT_DIR, dbt_target, query
 
 MF = Path(sys.executable).with_name("mf")
 
@@ -44,7 +44,7 @@ def _number(value: str) -> float | None:
 
 
 def test_the_semantic_manifest_names_the_metrics(demo_settings: Settings) -> None:
-    manifest = json.loads((PROJECT_DIR / "target" / "semantic_manifest.json").read_text())
+    manifest = json.loads((dbt_target() / "semantic_manifest.json").read_text())
     metrics = {metric["name"] for metric in manifest["metrics"]}
     assert {
         "plays", "minutes_listened", "energy_score", "musicality_score", "positivity_score",

@@ -34,7 +34,7 @@ def _quoted(name: str) -> str:
 def _contracts(settings: Settings) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(schema, table) -> [(column, type)] of models whose YAML lists their columns, from the
     project's last parse (target/manifest.json)."""
-    manifest = settings.project_dir / "target" / "manifest.json"
+    manifest = settings.dbt_target_path / "manifest.json"
     try:
         nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {})
     except (OSError, ValueError):
