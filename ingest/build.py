@@ -130,7 +130,7 @@ def _build(
         reason = generation.rebuild_reason(
             own.generation if own else None, built_by, publish.place_name(building)
         )
-    if reason is not None and _has_a_build(building, own):
+    if reason is not None and publish.place_holds_a_build(building, own):
         print(f"build: {reason}: rebuilding every model in full")
         # Other code or other rules built this place: every test runs, unit tests included.
         new_data_only = False
@@ -172,8 +172,3 @@ def _build(
         if not report.success:
             raise BuildError("the quality checkpoint failed (see above)")
     return building, built_by
-
-
-def _has_a_build(building: Settings, own: publish.Publication | None) -> bool:
-    """Whether the place holds an earlier build (a new, empty one is simply built)."""
-    return own is not None or (building.engine == "duckdb" and building.warehouse_path.exists())

@@ -50,6 +50,8 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
         "PGDATABASE": settings.postgres_database,
         # The role the marts are granted to on PostgreSQL (dbt_project.yml); empty: none.
         "SPOTIFLOW_POSTGRES_READER_ROLE": settings.postgres_reader_role or "",
+        # PostgreSQL: a build writes the building schemas (prefixed), never those readers read.
+        "SPOTIFLOW_POSTGRES_SCHEMA_PREFIX": settings.postgres_schema_prefix,
         # Spark's session binds the loopback address, never the machine's name, and logs errors
         # only (profiles.yml).
         "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),

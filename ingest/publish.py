@@ -13,7 +13,17 @@ never waits for a reader. dbt opens the slot being built by one path,
 <data dir>/.builds/building/spotiflow.duckdb (a link to the slot's folder).
 What was published (when, the data as of when) is a table in the file, published with it.
 
-Spark and PostgreSQL still build in place; their record is a file in <data dir>/.builds.
+PostgreSQL keeps two sets of schemas (slots) in the database: the published build's have the
+names readers use (build_logs, staging, intermediate, marts, reference), the other's the prefix
+spotiflow_next_ (Settings.postgres_schema_prefix; profiles.yml and
+macros/utils/generate_schema_name.sql name them). A build writes the prefixed set, catching up
+from that set's own last build, and is tested there; it is published by swapping the names of
+the two sets in one transaction (PostgreSQL's DDL is transactional, and views follow a renamed
+schema, as they store the oids of what they read), with its record (build_logs.
+spotiflow_publication) and the reader role's usage on marts: readers see the old build or the
+new, never a mix, and never a build that failed. The lake's schema is shared by both sets.
+
+Spark still builds in place; its record is a file in <data dir>/.builds.
 """
 
 from __future__ import annotations
@@ -28,16 +38,25 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.errors import StorageError
+from ingest.errors import SpotiflowError, StorageError
 from ingest.generation import Generation
 from ingest.landing import Lake, fsync_dir, write_text_atomically
-from ingest.settings import Settings
+from ingest.settings import POSTGRES_BUILDING_PREFIX, Settings
 from ingest.warehouse import lock_holder, warehouse_config
 
 SLOTS = ("a", "b")
 BUILDING = "building"  # the link to the slot being built
 # The record of the published build, inside the DuckDB file it describes.
 PUBLICATION_TABLE = "main.spotiflow_publication"
+# PostgreSQL: the schemas of a build (its set; a build writes them prefixed), the record's table
+# in the first, and the names the swap passes through.
+POSTGRES_SCHEMAS = ("build_logs", "staging", "intermediate", "marts", "reference")
+POSTGRES_RECORD = "spotiflow_publication"
+POSTGRES_SWAP_PREFIX = "spotiflow_swap_"
+_RECORD_COLUMNS = (
+    "published_at timestamp, build_started_at timestamp, data_as_of timestamp, "
+    "withdrawal text, project text, full_refresh text"
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +172,8 @@ def stage(settings: Settings) -> Settings:
     if settings.engine == "duckdb":
         return _stage_duckdb(settings)
     settings.builds_dir.mkdir(parents=True, exist_ok=True)
+    if settings.engine == "postgres":
+        return replace(settings, postgres_building=True)
     return settings
 
 
@@ -160,7 +181,52 @@ def place_name(building: Settings) -> str:
     """The build's own place, as messages name it."""
     if building.engine == "duckdb":
         return f"build slot {building.warehouse_path.parent.resolve().name}"
+    if building.engine == "postgres":
+        return f"schema set {building.postgres_schema_prefix}*"
     return f"the {building.engine} warehouse"
+
+
+def _pg_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _pg_schemas_present(cursor, names: list[str]) -> set[str]:
+    cursor.execute("select nspname from pg_namespace where nspname = any(%s)", [names])
+    return {row[0] for row in cursor.fetchall()}
+
+
+def _read_postgres_record(settings: Settings, prefix: str) -> Publication | None:
+    from ingest.engines import postgres
+
+    schema = prefix + POSTGRES_SCHEMAS[0]
+    with postgres.connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "select to_regclass(%s)", [f"{_pg_ident(schema)}.{_pg_ident(POSTGRES_RECORD)}"]
+        )
+        if cursor.fetchone()[0] is None:
+            return None
+        cursor.execute(f"select * from {_pg_ident(schema)}.{_pg_ident(POSTGRES_RECORD)}")
+        names = [column[0] for column in cursor.description]
+        row = cursor.fetchone()
+    return _publication(dict(zip(names, row, strict=True)) if row else None)
+
+
+def _postgres_holds_marts(settings: Settings, prefix: str) -> bool:
+    from ingest.engines import postgres
+
+    with postgres.connect(settings) as connection, connection.cursor() as cursor:
+        return bool(_pg_schemas_present(cursor, [prefix + "marts"]))
+
+
+def place_holds_a_build(building: Settings, own: Publication | None) -> bool:
+    """Whether the build's place holds an earlier build (a new, empty one is simply built)."""
+    if own is not None:
+        return True
+    if building.engine == "duckdb":
+        return building.warehouse_path.exists()
+    if building.engine == "postgres":
+        return _postgres_holds_marts(building, building.postgres_schema_prefix)
+    return False
 
 
 def _record_file(settings: Settings, kind: str) -> Path:
@@ -222,6 +288,12 @@ def published(settings: Settings) -> Publication | None:
         with contextlib.suppress(duckdb.Error):
             return _read_duckdb_record(settings.published_warehouse_path, settings, read_only=True)
         return None
+    if settings.engine == "postgres":
+        import psycopg2
+
+        with contextlib.suppress(SpotiflowError, psycopg2.Error):
+            return _read_postgres_record(settings, "")
+        return None
     return _publication(_read_json(_record_file(settings, "published")))
 
 
@@ -229,6 +301,8 @@ def own_record(building: Settings) -> Publication | None:
     """The record of the last build published from this build's place (its slot)."""
     if building.engine == "duckdb":
         return _read_duckdb_record(building.warehouse_path, building, read_only=False)
+    if building.engine == "postgres":
+        return _read_postgres_record(building, building.postgres_schema_prefix)
     return published(building)
 
 
@@ -244,6 +318,9 @@ def data_as_of(lake: Lake, started_at: datetime) -> datetime | None:
 
 def publish(building: Settings, publication: Publication) -> None:
     """Make the build the one readers open, with its record, in one atomic step."""
+    if building.engine == "postgres":
+        _publish_postgres(building, publication)
+        return
     if building.engine != "duckdb":
         _write_json(_record_file(building, "published"), asdict(publication))
         return
@@ -272,6 +349,56 @@ def publish(building: Settings, publication: Publication) -> None:
     fsync_dir(published_path.parent)
 
 
+def _publish_postgres(building: Settings, publication: Publication) -> None:
+    """Swap the building schemas with the published ones in one transaction: plain -> temporary,
+    prefixed -> plain, temporary -> prefixed, with the record, and the reader role's usage moved
+    to the marts now published (a schema's grants go with it when it is renamed)."""
+    from ingest.engines import postgres
+
+    prefix = building.postgres_schema_prefix
+    assert prefix == POSTGRES_BUILDING_PREFIX, "a build publishes its own (prefixed) schemas"
+    q = _pg_ident
+    logs = q(prefix + POSTGRES_SCHEMAS[0])
+    with postgres.connect(building) as connection, connection, connection.cursor() as cursor:
+        # One transaction: readers see every schema swapped, or none (a query that started
+        # before it ends on the old build's relations).
+        cursor.execute(f"create schema if not exists {logs}")
+        cursor.execute(f"drop table if exists {logs}.{q(POSTGRES_RECORD)}")
+        cursor.execute(f"create table {logs}.{q(POSTGRES_RECORD)} ({_RECORD_COLUMNS})")
+        cursor.execute(
+            f"insert into {logs}.{q(POSTGRES_RECORD)} values (%s, %s, %s, %s, %s, %s)",
+            [publication.published_at, publication.build_started_at, publication.data_as_of,
+             publication.withdrawal, publication.project, publication.full_refresh],
+        )  # fmt: skip
+        names = list(POSTGRES_SCHEMAS)
+        present = _pg_schemas_present(cursor, [n for name in names for n in (name, prefix + name)])
+        for name in names:
+            plain, building_name, swap = name, prefix + name, POSTGRES_SWAP_PREFIX + name
+            if building_name not in present:
+                # The build made no such schema: readers get an empty one, not the old one.
+                cursor.execute(f"create schema {q(building_name)}")
+            if plain in present:
+                cursor.execute(f"alter schema {q(plain)} rename to {q(swap)}")
+            cursor.execute(f"alter schema {q(building_name)} rename to {q(plain)}")
+            if plain in present:
+                cursor.execute(f"alter schema {q(swap)} rename to {q(building_name)}")
+        # The retired build's schemas are nobody's to read (their grants moved with them)…
+        cursor.execute(
+            "select n.nspname, coalesce(r.rolname, 'public') from pg_namespace as n "
+            "cross join lateral aclexplode(n.nspacl) as acl "
+            "left join pg_roles as r on r.oid = acl.grantee "
+            "where n.nspname = any(%s) and acl.grantee <> n.nspowner",
+            [[prefix + name for name in names]],
+        )
+        for schema, grantee in sorted(set(cursor.fetchall())):
+            target = "public" if grantee == "public" else q(grantee)
+            cursor.execute(f"revoke all on schema {q(schema)} from {target}")
+        # …and the reader role reads the marts published (its tables' grants are dbt's).
+        role = building.postgres_reader_role
+        if role is not None:
+            cursor.execute(f"grant usage on schema {q('marts')} to {q(role)}")
+
+
 def what_readers_read(settings: Settings) -> str:
     """The build readers read, said truly: the last published one, a warehouse built without a
     record (by an earlier release or a plain dbt), or nothing yet."""
@@ -283,6 +410,16 @@ def what_readers_read(settings: Settings) -> str:
             f"the warehouse they had, {settings.published_warehouse_path} (built without a "
             "publication record: by an earlier release or a plain dbt)"
         )
+    if settings.engine == "postgres":
+        try:
+            in_place = _postgres_holds_marts(settings, "")
+        except SpotiflowError:
+            return f"whatever PostgreSQL database {settings.postgres_database} holds"
+        if in_place:
+            return (
+                f"the marts they had in PostgreSQL database {settings.postgres_database} (built "
+                "without a publication record: by an earlier release or a plain dbt)"
+            )
     return "nothing: no build has been published yet"
 
 

@@ -82,6 +82,9 @@ def _role(env: Mapping[str, str], name: str) -> str | None:
 
 # Where the warehouse is built (a target of profiles.yml each); the first is the default.
 ENGINES = ("duckdb", "spark", "postgres")
+# PostgreSQL: the schemas a build writes before it is published (profiles.yml,
+# macros/utils/generate_schema_name.sql); the published build's have the plain names.
+POSTGRES_BUILDING_PREFIX = "spotiflow_next_"
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,15 @@ class Settings:
     # Set while a build writes: the DuckDB file it builds in (ingest/publish.py), not the one
     # readers open.
     building_warehouse: Path | None = None
+    # Set while a build writes on PostgreSQL: dbt, its tests and the checkpoint work on the
+    # building schemas (POSTGRES_BUILDING_PREFIX + name), not those readers read.
+    postgres_building: bool = False
+
+    @property
+    def postgres_schema_prefix(self) -> str:
+        """What the schemas this process works on are prefixed with on PostgreSQL: nothing for
+        the published build's, POSTGRES_BUILDING_PREFIX within a build (ingest/publish.py)."""
+        return POSTGRES_BUILDING_PREFIX if self.postgres_building else ""
 
     @property
     def lake_dir(self) -> Path:

@@ -40,7 +40,13 @@ def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
 
         with postgres.connect(settings) as connection:
             connection.set_session(readonly=True, autocommit=True)
-            yield Warehouse(connection, f"PostgreSQL database {settings.postgres_database}")
+            prefix = settings.postgres_schema_prefix
+            yield Warehouse(
+                connection,
+                f"PostgreSQL database {settings.postgres_database}"
+                + (f" (the build's schemas, {prefix}*)" if prefix else ""),
+                schema_prefix=prefix,
+            )
         return
     if settings.engine == "spark":
         from ingest.engines import spark

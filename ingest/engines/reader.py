@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,12 @@ import pyarrow as pa
 from ingest.errors import SpotiflowError
 
 MARTS_SCHEMA = "marts"
+# The project's schemas a consumer names (`marts.x`): within a PostgreSQL build they are the
+# build's own, prefixed (ingest/publish.py); the lake's are shared.
+PROJECT_SCHEMAS = ("staging", "intermediate", "marts", "reference")
+_PROJECT_RELATION = re.compile(
+    r"(?<![\w.\"'])(" + "|".join(PROJECT_SCHEMAS) + r")\.(?=[A-Za-z_\"])"
+)
 BATCH_ROWS = 100_000
 _CURSORS = itertools.count()  # names for PostgreSQL's server-side cursors
 
@@ -67,15 +74,19 @@ _NULLABLE_INTEGERS = {
 class Warehouse:
     """Queries over one warehouse connection; SQL uses `?` placeholders whatever the engine."""
 
-    def __init__(self, connection: Any, description: str) -> None:
+    def __init__(self, connection: Any, description: str, schema_prefix: str = "") -> None:
         self._connection = connection
         self.description = description
+        # PostgreSQL within a build: `marts.x` in a consumer's SQL reads the build's own schema.
+        self._schema_prefix = schema_prefix
         # DuckDB (its file, or Spark's tables) or else psycopg2's PostgreSQL.
         self._duckdb = isinstance(connection, duckdb.DuckDBPyConnection)
 
     def _sql(self, sql: str) -> str:
         if self._duckdb:
             return sql
+        if self._schema_prefix:
+            sql = _PROJECT_RELATION.sub(lambda m: self._schema_prefix + m.group(0), sql)
         return sql.replace("%", "%%").replace("?", "%s")  # psycopg2: %s, a literal % doubled
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
@@ -169,7 +180,7 @@ class Warehouse:
             name
             for (name,) in self.rows(
                 "select table_name from information_schema.tables where table_schema = ?",
-                [schema],
+                [self._schema_prefix + schema if schema in PROJECT_SCHEMAS else schema],
             )
         }
 

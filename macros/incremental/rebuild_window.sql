@@ -37,6 +37,10 @@
 
 {#- on-run-start: the log of incremental builds, one row per successful build of a model. -#}
 {% macro create_incremental_builds_table() -%}
+    {#- PostgreSQL: the target's schema holds no model, so dbt does not make it. -#}
+    {%- if target.type == 'postgres' -%}
+        create schema if not exists {{ adapter.quote(target.schema) }};
+    {% endif -%}
     create table if not exists {{ builds_relation() }} (
         model_name {{ dbt.type_string() }},
         built_at timestamp,

@@ -4,6 +4,9 @@
     relation alone, and a role without usage on its schema reads none of its tables. Only the
     schemas of granted models: nothing on the lake's, staging's, intermediate's or reference's.
     PostgreSQL only (DuckDB and Spark have no roles to grant to; their grants are empty).
+    Never on a build's own schemas (spotiflow_next_*, SPOTIFLOW_POSTGRES_SCHEMA_PREFIX): readers
+    must not read a build before it passed; its publication grants usage on the marts it
+    publishes and revokes it from those it retires (ingest/publish.py).
 -#}
 {% macro grant_schema_usage() %}
     {{ return(adapter.dispatch('grant_schema_usage', 'spotiflow')()) }}
@@ -14,7 +17,7 @@
 {% endmacro %}
 
 {% macro postgres__grant_schema_usage() %}
-    {%- if not execute or flags.WHICH not in ('build', 'run') -%}
+    {%- if not execute or flags.WHICH not in ('build', 'run') or (spotiflow.schema_prefix() | trim) -%}
         {{ return('') }}
     {%- endif -%}
     {%- set grantees = {} -%}
