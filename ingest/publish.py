@@ -23,7 +23,8 @@ schema, as they store the oids of what they read), with its record (build_logs.
 spotiflow_publication) and the reader role's usage on marts: readers see the old build or the
 new, never a mix, and never a build that failed. The lake's schema is shared by both sets.
 
-Spark still builds in place; its record is a file in <data dir>/.builds.
+Spark builds its tables in place, and readers read a snapshot of them that each passing build
+publishes (ingest/engines/spark.py), its record inside.
 """
 
 from __future__ import annotations
@@ -174,7 +175,10 @@ def stage(settings: Settings) -> Settings:
     settings.builds_dir.mkdir(parents=True, exist_ok=True)
     if settings.engine == "postgres":
         return replace(settings, postgres_building=True)
-    return settings
+    from ingest.engines import spark
+
+    spark.adopt_tables_built_in_place(settings, _read_json(_record_file(settings, "published")))
+    return replace(settings, spark_building=True)
 
 
 def place_name(building: Settings) -> str:
@@ -226,7 +230,9 @@ def place_holds_a_build(building: Settings, own: Publication | None) -> bool:
         return building.warehouse_path.exists()
     if building.engine == "postgres":
         return _postgres_holds_marts(building, building.postgres_schema_prefix)
-    return False
+    from ingest.engines import spark
+
+    return spark.holds_tables(building)
 
 
 def _record_file(settings: Settings, kind: str) -> Path:
@@ -294,7 +300,12 @@ def published(settings: Settings) -> Publication | None:
         with contextlib.suppress(SpotiflowError, psycopg2.Error):
             return _read_postgres_record(settings, "")
         return None
-    return _publication(_read_json(_record_file(settings, "published")))
+    from ingest.engines import spark
+
+    if not settings.spark_published_dir.exists():
+        # An earlier release's record of the tables it built in place (readers read them).
+        return _publication(_read_json(_record_file(settings, "published")))
+    return _publication(spark.published_record(settings))
 
 
 def own_record(building: Settings) -> Publication | None:
@@ -321,8 +332,10 @@ def publish(building: Settings, publication: Publication) -> None:
     if building.engine == "postgres":
         _publish_postgres(building, publication)
         return
-    if building.engine != "duckdb":
-        _write_json(_record_file(building, "published"), asdict(publication))
+    if building.engine == "spark":
+        from ingest.engines import spark
+
+        spark.publish_tables(building, asdict(publication))
         return
     slot = building.warehouse_path
     with duckdb.connect(str(slot), config=warehouse_config(building)) as connection:
@@ -418,6 +431,14 @@ def what_readers_read(settings: Settings) -> str:
         if in_place:
             return (
                 f"the marts they had in PostgreSQL database {settings.postgres_database} (built "
+                "without a publication record: by an earlier release or a plain dbt)"
+            )
+    if settings.engine == "spark":
+        from ingest.engines import spark
+
+        if spark.unrecorded_tables(settings):
+            return (
+                f"the tables they had under {settings.spark_warehouse_dir} (built in place "
                 "without a publication record: by an earlier release or a plain dbt)"
             )
     return "nothing: no build has been published yet"

@@ -150,6 +150,9 @@ class Settings:
     # Set while a build writes on PostgreSQL: dbt, its tests and the checkpoint work on the
     # building schemas (POSTGRES_BUILDING_PREFIX + name), not those readers read.
     postgres_building: bool = False
+    # Set while a build writes on Spark: readers within it (its checkpoint) read the tables
+    # Spark writes, not the published snapshot of them.
+    spark_building: bool = False
 
     @property
     def postgres_schema_prefix(self) -> str:
@@ -180,6 +183,11 @@ class Settings:
     def spark_warehouse_dir(self) -> Path:
         """Where Spark keeps the tables it builds (profiles.yml's spark.sql.warehouse.dir)."""
         return self.data_dir / "spark" / "warehouse"
+
+    @property
+    def spark_published_dir(self) -> Path:
+        """The snapshots of Spark's tables that readers read (ingest/engines/spark.py)."""
+        return self.data_dir / "spark" / "published"
 
     @property
     def duckdb_temp_directory(self) -> Path:

@@ -13,7 +13,7 @@ import pytest
 
 from ingest.settings import Settings
 from tests.helpers import PROJECT_DIR, TEST_SALT, make_settings
-from tests.postgres_server import throwaway_server
+from tests.postgres_server import READER_ROLE, throwaway_server
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,3 +112,19 @@ def database(postgres_server: dict[str, str], request: pytest.FixtureRequest) ->
         cursor.execute(f'create database "{name}"')
     connection.close()
     return name
+
+
+@pytest.fixture(scope="session")
+def reader_role(postgres_server: dict[str, str]) -> str:
+    """The role a DBA creates for BI tools (roles are the server's, not a database's):
+    READER_ROLE (tests/postgres_server.py)."""
+    import psycopg2
+
+    connection = psycopg2.connect(dbname="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("select from pg_roles where rolname = %s", [READER_ROLE])
+        if cursor.fetchone() is None:
+            cursor.execute(f"create role {READER_ROLE} login")
+    connection.close()
+    return READER_ROLE

@@ -10,8 +10,15 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.landing import Lake
+from ingest.records import ReadResult
+from ingest.schemas import ENTITIES
 from ingest.settings import Settings
 from ingest.warehouse import connect
 
@@ -60,6 +67,18 @@ def zip_folder(folder: Path, target: Path) -> Path:
     return target
 
 
+def build_in_another_process() -> subprocess.Popen:
+    """`spotiflow build --no-checks` in a process of its own, as cron starts it; its output
+    (stdout and stderr) piped, as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "build", "--no-checks"],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def _writing(settings: Settings) -> bool:
     """A build has dbt writing its own file (DuckDB's write-ahead log beside it)."""
     return any(settings.builds_dir.glob("*/*.duckdb.wal"))
@@ -69,13 +88,7 @@ def _writing(settings: Settings) -> bool:
 def paused_build(settings: Settings) -> Iterator[subprocess.Popen]:
     """`spotiflow build` in another process, stopped (SIGSTOP) while dbt writes: whatever the
     block does happens during a build. Continued (or killed by the block) at the end."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "build", "--no-checks"],
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = build_in_another_process()
     try:
         deadline = time.monotonic() + 120
         while not _writing(settings):
@@ -91,3 +104,26 @@ def paused_build(settings: Settings) -> Iterator[subprocess.Popen]:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def land_a_play_twice_under_one_id(settings: Settings) -> str:
+    """A new load whose two plays (two listeners, a day after the last play) share an id: only
+    dbt's uniqueness test of the staged plays can see it. Returns the load id."""
+    lake = Lake(settings.lake_dir)
+    plays = lake.committed("plays").read(ENTITIES["plays"].names)
+    latest = pc.max(plays["played_at"]).as_py()
+    users = pc.unique(plays["user_id"]).to_pylist()[:2]
+    rows = [
+        {**plays.slice(0, 1).to_pylist()[0], "play_id": "one-id-twice", "user_id": user,
+         "played_at": latest + timedelta(days=1, minutes=index)}
+        for index, user in enumerate(users)
+    ]  # fmt: skip
+    table = pa.Table.from_pylist(rows, schema=plays.schema)
+    result = ReadResult(
+        kind="generated",
+        path=settings.data_dir / "twice.json",
+        rows_in=table.num_rows,
+        tables={"plays": table},
+        checksum="one-id-twice",
+    )
+    return lake.land(result).load_id

@@ -20,6 +20,8 @@ from pathlib import Path
 from ingest.settings import Settings
 
 DATABASE = "spotiflow"
+# The role the tests read the marts as, as a BI tool would (tests/conftest.py creates it).
+READER_ROLE = "bi_reader"
 
 
 def server_binaries() -> Path:

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
-from bench.append_day import PLAY_COLUMNS, append
+from bench.append_day import append
 from ingest import publish
 from ingest.build import build
 from ingest.cli import main
 from ingest.errors import BuildError
 from ingest.landing import Lake
-from ingest.records import ReadResult
 from ingest.settings import Settings
-from tests.helpers import dbt_target
+from tests.helpers import dbt_target, land_a_play_twice_under_one_id
 
 DUPLICATE_PLAY_WINDOW = timedelta(seconds=90)  # var duplicate_play_window_seconds
 
@@ -94,34 +91,11 @@ def test_a_refresh_tests_the_plays_of_new_loads_and_a_build_every_play(built: Se
     assert "played_at >=" not in counted
 
 
-def _land_a_play_twice_under_one_id(settings: Settings) -> str:
-    """A new load whose two plays (two listeners, a day after the last play) share an id: only
-    dbt's uniqueness test of the staged plays can see it. Returns the load id."""
-    lake = Lake(settings.lake_dir)
-    plays = lake.committed("plays").read(PLAY_COLUMNS)
-    latest = pc.max(plays["played_at"]).as_py()
-    users = pc.unique(plays["user_id"]).to_pylist()[:2]
-    rows = [
-        {**plays.slice(0, 1).to_pylist()[0], "play_id": "one-id-twice", "user_id": user,
-         "played_at": latest + timedelta(days=1, minutes=index)}
-        for index, user in enumerate(users)
-    ]  # fmt: skip
-    table = pa.Table.from_pylist(rows, schema=plays.schema)
-    result = ReadResult(
-        kind="generated",
-        path=settings.data_dir / "twice.json",
-        rows_in=table.num_rows,
-        tables={"plays": table},
-        checksum="one-id-twice",
-    )
-    return lake.land(result).load_id
-
-
 def test_a_defect_in_a_new_load_fails_every_refresh_until_a_build_passes(
     built: Settings,
 ) -> None:
     before = publish.published(built)
-    load_id = _land_a_play_twice_under_one_id(built)
+    load_id = land_a_play_twice_under_one_id(built)
     for _ in range(2):  # the second refresh brings nothing new: the defect is still untested
         with pytest.raises(BuildError, match=UNIQUE_PLAYS):
             build(built, run_checks=False, new_data_only=True)

@@ -15,24 +15,11 @@ from ingest.cli import main
 from ingest.errors import SpotiflowError
 from ingest.settings import Settings
 from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV
+from tests.postgres_server import READER_ROLE
 
-READER = "bi_reader"
 # Schemas the build writes that the reader must not read: the lake (its rejects hold rows as
 # they came, unparsed), the layers below the marts, the seeds, and the build logs.
 UNREADABLE = ("lake", "staging", "intermediate", "reference", "build_logs")
-
-
-@pytest.fixture(scope="session")
-def reader_role(postgres_server: dict[str, str]) -> str:
-    """The role a DBA creates for BI tools (roles are the server's, not a database's)."""
-    connection = psycopg2.connect(dbname="postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute("select from pg_roles where rolname = %s", [READER])
-        if cursor.fetchone() is None:
-            cursor.execute(f"create role {READER} login")
-    connection.close()
-    return READER
 
 
 @pytest.fixture
@@ -83,7 +70,7 @@ def test_the_reader_role_reads_every_mart_after_every_build_and_nothing_else(
         assert main(["build", "--no-checks"]) == 0
 
     owner = psycopg2.connect(dbname=database)
-    reader = psycopg2.connect(dbname=database, user=READER)
+    reader = psycopg2.connect(dbname=database, user=READER_ROLE)
     reader.autocommit = True  # each refused select on its own
     try:
         marts = _relations(owner, ("marts",))
@@ -98,7 +85,7 @@ def test_the_reader_role_reads_every_mart_after_every_build_and_nothing_else(
             cursor.execute(
                 "select table_name, privilege_type from information_schema.table_privileges "
                 "where grantee = %s and privilege_type <> 'SELECT'",
-                [READER],
+                [READER_ROLE],
             )
             assert cursor.fetchall() == []
             with pytest.raises(errors.InsufficientPrivilege):
@@ -120,7 +107,7 @@ def test_the_reader_role_reads_every_mart_after_every_build_and_nothing_else(
             cursor.execute(
                 "select nspname from pg_namespace "
                 "where has_schema_privilege(%s, oid, 'usage') and nspname = any(%s)",
-                [READER, [*UNREADABLE[:-1], "marts"]],
+                [READER_ROLE, [*UNREADABLE[:-1], "marts"]],
             )
             assert cursor.fetchall() == [("marts",)]
     finally:

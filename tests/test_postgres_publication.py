@@ -24,29 +24,15 @@ from ingest import publish
 from ingest.cli import main
 from ingest.settings import Settings
 from tests.engine_parity import differences, snapshot
-from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV, TEST_SALT
-from tests.postgres_server import on_postgres
+from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV, TEST_SALT, build_in_another_process
+from tests.postgres_server import READER_ROLE, on_postgres
 
 pytestmark = pytest.mark.engines
 
 EXTENDED = FIXTURES / "spotify_export" / "extended"
-READER = "bi_reader"
 BUILDING = "spotiflow_next_"
 # One statement, one snapshot: the load count and the play count readers see together.
 COUNTS = "select (select count(*) from marts.fct_loads), (select count(*) from marts.fct_plays)"
-
-
-@pytest.fixture(scope="session")
-def reader_role(postgres_server: dict[str, str]) -> str:
-    """The role a DBA creates for BI tools (roles are the server's, not a database's)."""
-    connection = psycopg2.connect(dbname="postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute("select from pg_roles where rolname = %s", [READER])
-        if cursor.fetchone() is None:
-            cursor.execute(f"create role {READER} login")
-    connection.close()
-    return READER
 
 
 def _counts(database: str, user: str | None = None) -> tuple[int, int]:
@@ -75,18 +61,23 @@ def _execute(database: str, sql: str) -> None:
     connection.close()
 
 
-def _reader_schemas(database: str) -> set[str]:
-    """The schemas of the project the reader role may use."""
+def _values(database: str, sql: str, params: list) -> set:
+    """The first column of a query's rows, as the owner reads them."""
     connection = psycopg2.connect(dbname=database)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "select nspname from pg_namespace where has_schema_privilege(%s, oid, 'usage') "
-            "and nspname not like 'pg\\_%%' and nspname <> 'information_schema'",
-            [READER],
-        )
+        cursor.execute(sql, params)
         found = {row[0] for row in cursor.fetchall()}
     connection.close()
-    return found - {"public"}
+    return found
+
+
+def _reader_schemas(database: str) -> set[str]:
+    """The schemas of the project the reader role may use."""
+    sql = (
+        "select nspname from pg_namespace where has_schema_privilege(%s, oid, 'usage') "
+        "and nspname not like 'pg\\_%%' and nspname <> 'information_schema'"
+    )
+    return _values(database, sql, [READER_ROLE]) - {"public"}
 
 
 @pytest.fixture
@@ -148,7 +139,7 @@ def test_a_build_failing_halfway_leaves_every_reader_on_the_previous_build(
         assert cursor.fetchone()[0] == before[0] + 1
     connection.close()
 
-    assert _counts(database, READER) == before
+    assert _counts(database, READER_ROLE) == before
     assert _exported(tmp_path, "failed") == before
     assert _reader_schemas(database) == {"marts"}
     assert publish.published(postgres) == record
@@ -158,22 +149,17 @@ def test_a_build_failing_halfway_leaves_every_reader_on_the_previous_build(
     # Once the server builds fct_plays again, the next build publishes the export.
     _execute(database, "drop event trigger refuse_fct_plays")
     assert main(["build", "--no-checks"]) == 0
-    after = _counts(database, READER)
+    after = _counts(database, READER_ROLE)
     assert after[0] == before[0] + 1 and after[1] > before[1]
     assert _exported(tmp_path, "passed") == after
 
 
 def _relation_oid(database: str, name: str) -> set[int]:
-    connection = psycopg2.connect(dbname=database)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "select c.oid from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
-            "where c.relname = %s and n.nspname like '%%marts'",
-            [name],
-        )
-        found = {row[0] for row in cursor.fetchall()}
-    connection.close()
-    return found
+    sql = (
+        "select c.oid from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+        "where c.relname = %s and n.nspname like '%%marts'"
+    )
+    return _values(database, sql, [name])
 
 
 def test_a_build_killed_while_dbt_writes_leaves_readers_on_the_previous_build(
@@ -183,13 +169,7 @@ def test_a_build_killed_while_dbt_writes_leaves_readers_on_the_previous_build(
     postgres = on_postgres(settings, database)
     record = publish.published(postgres)
     known = _relation_oid(database, "fct_loads")
-    build = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "build", "--no-checks"],
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    build = build_in_another_process()
     try:
         # Killed as soon as dbt committed a new fct_loads (the export's load in it).
         deadline = time.monotonic() + 300
@@ -221,7 +201,7 @@ def test_a_build_killed_while_dbt_writes_leaves_readers_on_the_previous_build(
         time.sleep(0.1)
 
     assert _counts(database) == before
-    assert _counts(database, READER) == before
+    assert _counts(database, READER_ROLE) == before
     assert _exported(tmp_path, "killed") == before
     assert _reader_schemas(database) == {"marts"}
     assert publish.published(postgres) == record
@@ -229,7 +209,7 @@ def test_a_build_killed_while_dbt_writes_leaves_readers_on_the_previous_build(
     # The next build catches up from what the kill left in its schemas, and publishes: its
     # marts are a full refresh's.
     assert main(["build", "--no-checks"]) == 0
-    after = _counts(database, READER)
+    after = _counts(database, READER_ROLE)
     assert after[0] == before[0] + 1 and after[1] > before[1]
     caught_up = snapshot(postgres)
     assert main(["build", "--full-refresh", "--no-checks"]) == 0
@@ -248,7 +228,7 @@ def test_a_passing_build_switches_readers_from_the_old_build_to_the_new_at_once(
 
     def read_all_along() -> None:
         # The reader role, as a BI tool, asking again and again while the build runs.
-        connection = psycopg2.connect(dbname=database, user=READER)
+        connection = psycopg2.connect(dbname=database, user=READER_ROLE)
         connection.autocommit = True
         try:
             while not stop.is_set():
@@ -270,7 +250,7 @@ def test_a_passing_build_switches_readers_from_the_old_build_to_the_new_at_once(
     finally:
         stop.set()
         reader.join()
-    after = _counts(database, READER)
+    after = _counts(database, READER_ROLE)
     assert after[0] == before[0] + 1 and after[1] > before[1]
     # Only ever the old build or the new, never a mix, never an error.
     assert errors == []
@@ -296,7 +276,7 @@ def _run_in_place_release(release: Path, settings: Settings, database: str, *arg
         "SPOTIFLOW_USER_ID_SALT": TEST_SALT,
         "SPOTIFLOW_ENGINE": "postgres",
         "PGDATABASE": database,
-        "SPOTIFLOW_POSTGRES_READER_ROLE": READER,
+        "SPOTIFLOW_POSTGRES_READER_ROLE": READER_ROLE,
         "DBT_PROFILES_DIR": str(release),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
@@ -325,7 +305,7 @@ def test_a_database_built_in_place_stays_published_until_the_first_build_is(
         archive.extractall(release, filter="data")
     _run_in_place_release(release, settings, database, "ingest", "legacy-csv", str(SAMPLE_CSV))
     _run_in_place_release(release, settings, database, "build", "--no-checks")
-    before = _counts(database, READER)
+    before = _counts(database, READER_ROLE)
     assert before == (1, 1350)
 
     monkeypatch.setenv("SPOTIFLOW_ENGINE", "postgres")
@@ -336,7 +316,7 @@ def test_a_database_built_in_place_stays_published_until_the_first_build_is(
     assert "the marts they had in PostgreSQL" in publish.what_readers_read(postgres)
     assert main(["ingest", "spotify-export", str(EXTENDED), "--user", "x"]) == 0
     assert main(["build", "--no-checks"]) == 0
-    after = _counts(database, READER)
+    after = _counts(database, READER_ROLE)
     assert after[0] == before[0] + 1 and after[1] > before[1]
     assert _reader_schemas(database) == {"marts"}
     published = snapshot(postgres)
@@ -349,4 +329,4 @@ def test_a_database_built_in_place_stays_published_until_the_first_build_is(
         "a plain dbt built it): rebuilding every model in full"
     ) in out
     assert differences(published, snapshot(postgres)) == {}
-    assert _counts(database, READER) == after
+    assert _counts(database, READER_ROLE) == after

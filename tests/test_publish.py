@@ -3,6 +3,8 @@ build that fails, or is killed, leaves them on it and says so; the next one publ
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from dashboard.marts import Marts
@@ -136,3 +138,61 @@ def test_a_data_dir_copied_through_its_links_still_stages(settings: Settings) ->
     assert copied.is_symlink()
     assert building.warehouse_path.parent.resolve().parent == settings.builds_dir.resolve()
     assert building.warehouse_path.parent.resolve().name in publish.SLOTS
+
+
+def _spark_table(settings: Settings, folder: str, plays: list[int]) -> None:
+    """A table as dbt-spark leaves it under Spark's warehouse: Parquet part files (written anew
+    at each build, never rewritten) beside Spark's marker and checksum files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = settings.spark_warehouse_dir / folder
+    if table.exists():
+        shutil.rmtree(table)  # Spark drops a rebuilt table's files, then writes new ones
+    table.mkdir(parents=True)
+    pq.write_table(pa.table({"play_count": plays}), table / "part-00000.parquet")
+    (table / "_SUCCESS").touch()
+    (table / ".part-00000.parquet.crc").write_bytes(b"crc")
+
+
+def test_spark_readers_read_the_snapshot_published_never_the_tables_written(
+    settings: Settings,
+) -> None:
+    from dataclasses import replace
+
+    from ingest.engines import open_warehouse
+    from ingest.landing import Lake
+
+    spark = replace(settings, engine="spark", dbt_target="spark")
+    Lake(spark.lake_dir).ensure_layout()  # readers see the lake's sources too
+
+    def counts(reader: Settings) -> list[tuple]:
+        with open_warehouse(reader) as warehouse:
+            return warehouse.rows("select sum(play_count) from marts.plays_counted")
+
+    # An earlier release built in place, with no snapshot: readers read its tables, and a
+    # build's staging adopts them as the published snapshot before it rewrites them.
+    _spark_table(spark, "marts.db/plays_counted", [1, 2])
+    assert counts(spark) == [(3,)]
+    assert publish.what_readers_read(spark).startswith("the tables they had under")
+    building = publish.stage(spark)
+    _spark_table(building, "marts.db/plays_counted", [10, 20])  # the build rewrites: unpublished
+    assert counts(building) == [(30,)] and counts(spark) == [(3,)]
+    # Published: the tables, their record, in one step; a reader that opened the snapshot
+    # before keeps reading it through the next publication.
+    record = publish.Publication(publish.now(), publish.now(), None, project="p")
+    publish.publish(building, record)
+    assert counts(spark) == [(30,)]
+    assert publish.published(spark) == record
+    with open_warehouse(spark) as before:
+        _spark_table(building, "marts.db/plays_counted", [100])
+        publish.publish(building, replace(record, project="q"))
+        assert counts(spark) == [(100,)]
+        assert before.rows("select sum(play_count) from marts.plays_counted") == [(30,)]
+    # The snapshot published and the one before are kept; older ones go.
+    assert len([p for p in spark.spark_published_dir.iterdir() if not p.is_symlink()]) == 2
+    # The marker and checksum files were never published.
+    published = (spark.spark_published_dir / "current").resolve()
+    assert sorted(p.name for p in published.rglob("*") if p.is_file()) == [
+        "contracts.json", "part-00000.parquet", "publication.json",
+    ]  # fmt: skip

@@ -18,14 +18,16 @@ import pytest
 
 from bench.append_day import append
 from dashboard.marts import Marts
+from ingest import publish
 from ingest.build import build
 from ingest.cli import main
 from ingest.dbt import run_dbt
 from ingest.engines import open_warehouse
+from ingest.errors import BuildError
 from ingest.export import export_marts
 from ingest.settings import Settings
 from tests.engine_parity import INCREMENTAL_MARTS, INCREMENTAL_MODELS, differences, snapshot
-from tests.helpers import make_settings
+from tests.helpers import land_a_play_twice_under_one_id, make_settings
 from tests.test_incremental import (
     LONELY_PLAYED_AT,
     land_a_day_a_better_source_empties,
@@ -94,7 +96,7 @@ def test_every_command_reads_spark(
     monkeypatch.setenv("SPOTIFLOW_ENGINE", "spark")
     assert main(["check"]) == 0
     assert main(["summary"]) == 0
-    assert "the Spark tables under" in capsys.readouterr().out
+    assert "the Spark tables published under" in capsys.readouterr().out
     assert main(["export", "--format", "csv", "--out", str(tmp_path / "csv")]) == 0
     assert (tmp_path / "csv" / "fct_plays.csv").read_text().count("\n") > 10_000
     marts = Marts.from_settings(on_spark(lake))
@@ -103,7 +105,8 @@ def test_every_command_reads_spark(
 
 
 def test_an_incremental_run_on_spark_equals_a_full_refresh(lake: Settings) -> None:
-    spark = on_spark(lake)
+    # dbt's own runs, read where Spark writes them (a build's own place): they publish nothing.
+    spark = dataclasses.replace(on_spark(lake), spark_building=True)
     # A new day, late plays from two weeks back, an export repeating recent plays 20 s later,
     # and the export that leaves the lonely listener's day without a play.
     landed = append(lake.data_dir, late=True, duplicates=True)
@@ -146,3 +149,28 @@ def test_an_incremental_run_on_spark_equals_a_full_refresh(lake: Settings) -> No
     # Nothing new: an incremental run changes nothing (and empties nothing).
     run()
     assert differences(snapshot(spark, INCREMENTAL_MARTS), full) == {}
+
+
+def _published_plays(settings: Settings) -> int:
+    with open_warehouse(settings) as warehouse:
+        return warehouse.value("select count(*) from marts.fct_plays")
+
+
+def test_readers_read_the_published_build_never_the_one_spark_writes(lake: Settings) -> None:
+    spark = on_spark(lake)
+    building = dataclasses.replace(spark, spark_building=True)
+    # dbt's runs above rewrote Spark's tables with the days appended since: readers still read
+    # the build published before them, as DuckDB's readers do.
+    assert _published_plays(spark) == _published_plays(lake) < _published_plays(building)
+    published = publish.published(spark)
+    assert published is not None
+    # A build that fails a data test (two plays under one id) rewrites the tables in place and
+    # publishes nothing: readers keep the build they had, and are told so.
+    land_a_play_twice_under_one_id(lake)
+    with pytest.raises(BuildError, match="unique_combination_of_columns_stg_lake__plays"):
+        build(spark, run_checks=False)
+    assert publish.published(spark) == published
+    assert _published_plays(spark) == _published_plays(lake)
+    assert publish.what_readers_read(spark) == (
+        f"the build published {publish.when(published.published_at)}"
+    )

@@ -52,7 +52,7 @@ def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
         from ingest.engines import spark
 
         with spark.parquet_tables(settings) as connection:
-            yield Warehouse(connection, f"the Spark tables under {settings.spark_warehouse_dir}")
+            yield Warehouse(connection, spark.description(settings))
         return
     from ingest import warehouse
 

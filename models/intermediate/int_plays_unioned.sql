@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized=view_read_many_times()) }}
 
 {%- set columns = [
     'play_id', 'user_id', 'track_id', 'track_name', 'artist_name', 'played_at',
