@@ -29,6 +29,20 @@ def pytest_configure(config: pytest.Config) -> None:
             main.__file__ = sys.argv[0]
 
 
+# The longest test files, started first: pytest-xdist hands a worker a file at a time, and a
+# long file started last would leave the other worker idle at the end.
+LONGEST_FIRST = ("test_spark.py", "test_postgres_publication.py", "test_rebuilds.py",
+                 "test_postgres.py", "test_dashboard.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for a fresh data dir; the environment agrees, so CLI calls see the same."""

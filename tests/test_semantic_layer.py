@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,15 @@ MF = Path(sys.executable).with_name("mf")
 def mf_query(settings: Settings, tmp_path: Path, *args: str) -> list[dict]:
     """Run `mf query` on the settings' warehouse and read its CSV answer."""
     out = tmp_path / "answer.csv"
+    # mf reads <project>/target/semantic_manifest.json whatever DBT_TARGET_PATH says: a
+    # pytest-xdist worker's own dbt target (tests/conftest.py) is put where mf reads it.
+    semantic_manifest = dbt_target() / "semantic_manifest.json"
+    expected = PROJECT_DIR / "target" / "semantic_manifest.json"
+    if semantic_manifest != expected:
+        expected.parent.mkdir(exist_ok=True)
+        copying = expected.with_name(f".{expected.name}.{os.getpid()}")
+        shutil.copyfile(semantic_manifest, copying)
+        os.replace(copying, expected)
     env = {
         **os.environ,
         "SPOTIFLOW_DATA_DIR": str(settings.data_dir),
