@@ -156,11 +156,12 @@ def _spark_table(settings: Settings, folder: str, plays: list[int]) -> None:
 
 
 def test_spark_readers_read_the_snapshot_published_never_the_tables_written(
-    settings: Settings,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dataclasses import replace
 
     from ingest.engines import open_warehouse
+    from ingest.engines import spark as spark_engine
     from ingest.landing import Lake
 
     spark = replace(settings, engine="spark", dbt_target="spark")
@@ -189,6 +190,19 @@ def test_spark_readers_read_the_snapshot_published_never_the_tables_written(
         publish.publish(building, replace(record, project="q"))
         assert counts(spark) == [(100,)]
         assert before.rows("select sum(play_count) from marts.plays_counted") == [(30,)]
+
+    # A publication stopped halfway (killed while it links the tables' files) changes nothing
+    # readers read; the next one removes what it left.
+    def killed(source, target) -> None:
+        raise KeyboardInterrupt
+
+    _spark_table(building, "marts.db/plays_counted", [1000])
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(spark_engine, "_link", killed)
+        publish.publish(building, replace(record, project="r"))
+    assert counts(spark) == [(100,)] and publish.published(spark).project == "q"
+    publish.publish(building, replace(record, project="s"))
+    assert counts(spark) == [(1000,)]
     # The snapshot published and the one before are kept; older ones go.
     assert len([p for p in spark.spark_published_dir.iterdir() if not p.is_symlink()]) == 2
     # The marker and checksum files were never published.
