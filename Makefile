@@ -45,9 +45,10 @@ lint: venv
 	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models tests/data
 
 # pytest-xdist: one worker per core, each taking a test file at a time (its module fixtures
-# built once); TEST_WORKERS=0 runs the suite in this process.
+# built once), in the order tests/conftest.py sets (the longest first, not xdist's order by
+# count of tests); TEST_WORKERS=0 runs the suite in this process.
 TEST_WORKERS ?= auto
-PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 pytest: venv peers
 	$(PYTEST)

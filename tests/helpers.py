@@ -115,7 +115,9 @@ def land_a_play_twice_under_one_id(settings: Settings) -> str:
     users = pc.unique(plays["user_id"]).to_pylist()[:2]
     rows = [
         {**plays.slice(0, 1).to_pylist()[0], "play_id": "one-id-twice", "user_id": user,
-         "played_at": latest + timedelta(days=1, minutes=index)}
+         "played_at": latest + timedelta(days=1, minutes=index),
+         # To the second, as the API and exports give it: a day's plays get ids of their own.
+         "played_at_precision": "second"}
         for index, user in enumerate(users)
     ]  # fmt: skip
     table = pa.Table.from_pylist(rows, schema=plays.schema)
