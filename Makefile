@@ -48,7 +48,7 @@ lint: venv
 # built once), in the order tests/conftest.py sets (the longest first, not xdist's order by
 # count of tests); TEST_WORKERS=0 runs the suite in this process.
 TEST_WORKERS ?= auto
-PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 pytest: venv peers
 	$(PYTEST)

@@ -39,25 +39,17 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.engines import postgres, spark
 from ingest.errors import SpotiflowError, StorageError
 from ingest.generation import Generation
 from ingest.landing import Lake, fsync_dir, write_text_atomically
-from ingest.settings import POSTGRES_BUILDING_PREFIX, Settings
+from ingest.settings import Settings
 from ingest.warehouse import lock_holder, warehouse_config
 
 SLOTS = ("a", "b")
 BUILDING = "building"  # the link to the slot being built
 # The record of the published build, inside the DuckDB file it describes.
 PUBLICATION_TABLE = "main.spotiflow_publication"
-# PostgreSQL: the schemas of a build (its set; a build writes them prefixed), the record's table
-# in the first, and the names the swap passes through.
-POSTGRES_SCHEMAS = ("build_logs", "staging", "intermediate", "marts", "reference")
-POSTGRES_RECORD = "spotiflow_publication"
-POSTGRES_SWAP_PREFIX = "spotiflow_swap_"
-_RECORD_COLUMNS = (
-    "published_at timestamp, build_started_at timestamp, data_as_of timestamp, "
-    "withdrawal text, project text, full_refresh text"
-)
 
 
 @dataclass(frozen=True)
@@ -175,8 +167,6 @@ def stage(settings: Settings) -> Settings:
     settings.builds_dir.mkdir(parents=True, exist_ok=True)
     if settings.engine == "postgres":
         return replace(settings, postgres_building=True)
-    from ingest.engines import spark
-
     spark.adopt_tables_built_in_place(settings, _read_json(_record_file(settings, "published")))
     return replace(settings, spark_building=True)
 
@@ -190,38 +180,6 @@ def place_name(building: Settings) -> str:
     return f"the {building.engine} warehouse"
 
 
-def _pg_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _pg_schemas_present(cursor, names: list[str]) -> set[str]:
-    cursor.execute("select nspname from pg_namespace where nspname = any(%s)", [names])
-    return {row[0] for row in cursor.fetchall()}
-
-
-def _read_postgres_record(settings: Settings, prefix: str) -> Publication | None:
-    from ingest.engines import postgres
-
-    schema = prefix + POSTGRES_SCHEMAS[0]
-    with postgres.connect(settings) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            "select to_regclass(%s)", [f"{_pg_ident(schema)}.{_pg_ident(POSTGRES_RECORD)}"]
-        )
-        if cursor.fetchone()[0] is None:
-            return None
-        cursor.execute(f"select * from {_pg_ident(schema)}.{_pg_ident(POSTGRES_RECORD)}")
-        names = [column[0] for column in cursor.description]
-        row = cursor.fetchone()
-    return _publication(dict(zip(names, row, strict=True)) if row else None)
-
-
-def _postgres_holds_marts(settings: Settings, prefix: str) -> bool:
-    from ingest.engines import postgres
-
-    with postgres.connect(settings) as connection, connection.cursor() as cursor:
-        return bool(_pg_schemas_present(cursor, [prefix + "marts"]))
-
-
 def place_holds_a_build(building: Settings, own: Publication | None) -> bool:
     """Whether the build's place holds an earlier build (a new, empty one is simply built)."""
     if own is not None:
@@ -229,9 +187,7 @@ def place_holds_a_build(building: Settings, own: Publication | None) -> bool:
     if building.engine == "duckdb":
         return building.warehouse_path.exists()
     if building.engine == "postgres":
-        return _postgres_holds_marts(building, building.postgres_schema_prefix)
-    from ingest.engines import spark
-
+        return postgres.holds_marts(building, building.postgres_schema_prefix)
     return spark.holds_tables(building)
 
 
@@ -298,10 +254,8 @@ def published(settings: Settings) -> Publication | None:
         import psycopg2
 
         with contextlib.suppress(SpotiflowError, psycopg2.Error):
-            return _read_postgres_record(settings, "")
+            return _publication(postgres.published_record(settings, ""))
         return None
-    from ingest.engines import spark
-
     if not settings.spark_published_dir.exists():
         # An earlier release's record of the tables it built in place (readers read them).
         return _publication(_read_json(_record_file(settings, "published")))
@@ -313,7 +267,7 @@ def own_record(building: Settings) -> Publication | None:
     if building.engine == "duckdb":
         return _read_duckdb_record(building.warehouse_path, building, read_only=False)
     if building.engine == "postgres":
-        return _read_postgres_record(building, building.postgres_schema_prefix)
+        return _publication(postgres.published_record(building, building.postgres_schema_prefix))
     return published(building)
 
 
@@ -330,11 +284,9 @@ def data_as_of(lake: Lake, started_at: datetime) -> datetime | None:
 def publish(building: Settings, publication: Publication) -> None:
     """Make the build the one readers open, with its record, in one atomic step."""
     if building.engine == "postgres":
-        _publish_postgres(building, publication)
+        postgres.publish_schemas(building, asdict(publication))
         return
     if building.engine == "spark":
-        from ingest.engines import spark
-
         spark.publish_tables(building, asdict(publication))
         return
     slot = building.warehouse_path
@@ -362,56 +314,6 @@ def publish(building: Settings, publication: Publication) -> None:
     fsync_dir(published_path.parent)
 
 
-def _publish_postgres(building: Settings, publication: Publication) -> None:
-    """Swap the building schemas with the published ones in one transaction: plain -> temporary,
-    prefixed -> plain, temporary -> prefixed, with the record, and the reader role's usage moved
-    to the marts now published (a schema's grants go with it when it is renamed)."""
-    from ingest.engines import postgres
-
-    prefix = building.postgres_schema_prefix
-    assert prefix == POSTGRES_BUILDING_PREFIX, "a build publishes its own (prefixed) schemas"
-    q = _pg_ident
-    logs = q(prefix + POSTGRES_SCHEMAS[0])
-    with postgres.connect(building) as connection, connection, connection.cursor() as cursor:
-        # One transaction: readers see every schema swapped, or none (a query that started
-        # before it ends on the old build's relations).
-        cursor.execute(f"create schema if not exists {logs}")
-        cursor.execute(f"drop table if exists {logs}.{q(POSTGRES_RECORD)}")
-        cursor.execute(f"create table {logs}.{q(POSTGRES_RECORD)} ({_RECORD_COLUMNS})")
-        cursor.execute(
-            f"insert into {logs}.{q(POSTGRES_RECORD)} values (%s, %s, %s, %s, %s, %s)",
-            [publication.published_at, publication.build_started_at, publication.data_as_of,
-             publication.withdrawal, publication.project, publication.full_refresh],
-        )  # fmt: skip
-        names = list(POSTGRES_SCHEMAS)
-        present = _pg_schemas_present(cursor, [n for name in names for n in (name, prefix + name)])
-        for name in names:
-            plain, building_name, swap = name, prefix + name, POSTGRES_SWAP_PREFIX + name
-            if building_name not in present:
-                # The build made no such schema: readers get an empty one, not the old one.
-                cursor.execute(f"create schema {q(building_name)}")
-            if plain in present:
-                cursor.execute(f"alter schema {q(plain)} rename to {q(swap)}")
-            cursor.execute(f"alter schema {q(building_name)} rename to {q(plain)}")
-            if plain in present:
-                cursor.execute(f"alter schema {q(swap)} rename to {q(building_name)}")
-        # The retired build's schemas are nobody's to read (their grants moved with them)…
-        cursor.execute(
-            "select n.nspname, coalesce(r.rolname, 'public') from pg_namespace as n "
-            "cross join lateral aclexplode(n.nspacl) as acl "
-            "left join pg_roles as r on r.oid = acl.grantee "
-            "where n.nspname = any(%s) and acl.grantee <> n.nspowner",
-            [[prefix + name for name in names]],
-        )
-        for schema, grantee in sorted(set(cursor.fetchall())):
-            target = "public" if grantee == "public" else q(grantee)
-            cursor.execute(f"revoke all on schema {q(schema)} from {target}")
-        # …and the reader role reads the marts published (its tables' grants are dbt's).
-        role = building.postgres_reader_role
-        if role is not None:
-            cursor.execute(f"grant usage on schema {q('marts')} to {q(role)}")
-
-
 def what_readers_read(settings: Settings) -> str:
     """The build readers read, said truly: the last published one, a warehouse built without a
     record (by an earlier release or a plain dbt), or nothing yet."""
@@ -425,7 +327,7 @@ def what_readers_read(settings: Settings) -> str:
         )
     if settings.engine == "postgres":
         try:
-            in_place = _postgres_holds_marts(settings, "")
+            in_place = postgres.holds_marts(settings, "")
         except SpotiflowError:
             return f"whatever PostgreSQL database {settings.postgres_database} holds"
         if in_place:
@@ -433,14 +335,11 @@ def what_readers_read(settings: Settings) -> str:
                 f"the marts they had in PostgreSQL database {settings.postgres_database} (built "
                 "without a publication record: by an earlier release or a plain dbt)"
             )
-    if settings.engine == "spark":
-        from ingest.engines import spark
-
-        if spark.unrecorded_tables(settings):
-            return (
-                f"the tables they had under {settings.spark_warehouse_dir} (built in place "
-                "without a publication record: by an earlier release or a plain dbt)"
-            )
+    if settings.engine == "spark" and spark.unrecorded_tables(settings):
+        return (
+            f"the tables they had under {settings.spark_warehouse_dir} (built in place "
+            "without a publication record: by an earlier release or a plain dbt)"
+        )
     return "nothing: no build has been published yet"
 
 

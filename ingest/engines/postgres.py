@@ -7,6 +7,9 @@ per load and entity that also records it in
 the manifest (`spotiflow forget`) is deleted again. The server is libpq's: PGHOST, PGPORT,
 PGUSER, PGPASSWORD and PGDATABASE (the database defaults to `spotiflow`). The role the marts are
 granted to (SPOTIFLOW_POSTGRES_READER_ROLE; dbt's grants config) must exist before a build.
+
+A build is published by swapping schema names (ingest/publish.py): it writes the set prefixed
+POSTGRES_BUILDING_PREFIX and, once it passed, the two sets trade names in one transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from ingest.errors import SpotiflowError
 from ingest.lake_files import conform
 from ingest.landing import MANIFEST_ENTITY, Lake
 from ingest.schemas import ENTITIES, lake_schema
-from ingest.settings import Settings
+from ingest.settings import POSTGRES_BUILDING_PREFIX, Settings
 
 LAKE_SCHEMA = "lake"
 COPIED_LOADS = "_copied_loads"
@@ -243,3 +246,87 @@ def publish_lake(settings: Settings, lake: Lake) -> LakeCopy:
 def _read_for_copy(table: pa.Table, entity: str) -> pa.Table:
     """A load's rows with the entity's columns (older files lack newer ones: null)."""
     return _without_nul(conform(table, entity))
+
+
+# The schemas of a build (its set; a build writes them prefixed), the record's table in the
+# first, and the names the swap passes through.
+BUILD_SCHEMAS = ("build_logs", "staging", "intermediate", "marts", "reference")
+RECORD_TABLE = "spotiflow_publication"
+SWAP_PREFIX = "spotiflow_swap_"
+# The publication record's columns (ingest/publish.py's Publication).
+RECORD_COLUMNS = {
+    "published_at": "timestamp", "build_started_at": "timestamp", "data_as_of": "timestamp",
+    "withdrawal": "text", "project": "text", "full_refresh": "text",
+}  # fmt: skip
+
+
+def _schemas_present(cursor, names: list[str]) -> set[str]:
+    cursor.execute("select nspname from pg_namespace where nspname = any(%s)", [names])
+    return {row[0] for row in cursor.fetchall()}
+
+
+def published_record(settings: Settings, prefix: str) -> dict | None:
+    """The publication record in the set of schemas named with `prefix` ("": the readers')."""
+    table = f"{_ident(prefix + BUILD_SCHEMAS[0])}.{_ident(RECORD_TABLE)}"
+    with connect(settings) as connection, connection.cursor() as cursor:
+        cursor.execute("select to_regclass(%s)", [table])
+        if cursor.fetchone()[0] is None:
+            return None
+        cursor.execute(f"select * from {table}")
+        names = [column[0] for column in cursor.description]
+        row = cursor.fetchone()
+    return dict(zip(names, row, strict=True)) if row else None
+
+
+def holds_marts(settings: Settings, prefix: str) -> bool:
+    """Whether the set of schemas named with `prefix` has its marts (a build made them)."""
+    with connect(settings) as connection, connection.cursor() as cursor:
+        return bool(_schemas_present(cursor, [prefix + "marts"]))
+
+
+def publish_schemas(building: Settings, record: dict) -> None:
+    """Swap the building schemas with the published ones in one transaction: plain -> temporary,
+    prefixed -> plain, temporary -> prefixed, with the record, and the reader role's usage moved
+    to the marts now published (a schema's grants go with it when it is renamed)."""
+    prefix = building.postgres_schema_prefix
+    assert prefix == POSTGRES_BUILDING_PREFIX, "a build publishes its own (prefixed) schemas"
+    logs = _ident(prefix + BUILD_SCHEMAS[0])
+    table = f"{logs}.{_ident(RECORD_TABLE)}"
+    columns = ", ".join(f"{name} {kind}" for name, kind in RECORD_COLUMNS.items())
+    with connect(building) as connection, connection, connection.cursor() as cursor:
+        # One transaction: readers see every schema swapped, or none (a query that started
+        # before it ends on the old build's relations).
+        cursor.execute(f"create schema if not exists {logs}")
+        cursor.execute(f"drop table if exists {table}")
+        cursor.execute(f"create table {table} ({columns})")
+        cursor.execute(
+            f"insert into {table} values ({', '.join(['%s'] * len(RECORD_COLUMNS))})",
+            [record[name] for name in RECORD_COLUMNS],
+        )
+        names = [n for name in BUILD_SCHEMAS for n in (name, prefix + name)]
+        present = _schemas_present(cursor, names)
+        for name in BUILD_SCHEMAS:
+            plain, building_name, swap = name, prefix + name, SWAP_PREFIX + name
+            if building_name not in present:
+                # The build made no such schema: readers get an empty one, not the old one.
+                cursor.execute(f"create schema {_ident(building_name)}")
+            if plain in present:
+                cursor.execute(f"alter schema {_ident(plain)} rename to {_ident(swap)}")
+            cursor.execute(f"alter schema {_ident(building_name)} rename to {_ident(plain)}")
+            if plain in present:
+                cursor.execute(f"alter schema {_ident(swap)} rename to {_ident(building_name)}")
+        # The retired build's schemas are nobody's to read (their grants moved with them)…
+        cursor.execute(
+            "select n.nspname, coalesce(r.rolname, 'public') from pg_namespace as n "
+            "cross join lateral aclexplode(n.nspacl) as acl "
+            "left join pg_roles as r on r.oid = acl.grantee "
+            "where n.nspname = any(%s) and acl.grantee <> n.nspowner",
+            [[prefix + name for name in BUILD_SCHEMAS]],
+        )
+        for schema, grantee in sorted(set(cursor.fetchall())):
+            target = "public" if grantee == "public" else _ident(grantee)
+            cursor.execute(f"revoke all on schema {_ident(schema)} from {target}")
+        # …and the reader role reads the marts published (its tables' grants are dbt's).
+        role = building.postgres_reader_role
+        if role is not None:
+            cursor.execute(f"grant usage on schema {_ident('marts')} to {_ident(role)}")
