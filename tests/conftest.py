@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.settings import Settings
-from tests.helpers import PROJECT_DIR, TEST_SALT, make_settings
+from tests.helpers import PROJECT_DIR, TEST_SALT, keep_demo_artifacts, make_settings
 from tests.postgres_server import READER_ROLE, throwaway_server
 
 
@@ -78,7 +78,9 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
     data_dir = Path(reuse) if reuse else tmp_path_factory.mktemp("demo") / "data"
     with cli_environment(data_dir):
         assert main(["demo"]) == 0
-        yield make_settings(data_dir)
+        built = make_settings(data_dir)
+        keep_demo_artifacts(built)
+        yield built
 
 
 @pytest.fixture(scope="session")

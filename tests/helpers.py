@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +45,25 @@ def dbt_target() -> Path:
     """Where dbt wrote its artifacts for this test process (each pytest-xdist worker has its
     own, tests/conftest.py): the last dbt call's manifest, compiled SQL and results."""
     return make_settings(PROJECT_DIR / "data").dbt_target_path
+
+
+DEMO_ARTIFACTS = ("manifest.json", "semantic_manifest.json")
+
+
+def keep_demo_artifacts(settings: Settings) -> None:
+    """Keep the demo build's dbt artifacts beside its data dir: a later dbt call of the same
+    process (a PostgreSQL build, whose schemas differ) rewrites dbt's target folder."""
+    kept = settings.data_dir.parent / "dbt-artifacts"
+    kept.mkdir(exist_ok=True)
+    for name in DEMO_ARTIFACTS:
+        shutil.copyfile(dbt_target() / name, kept / name)
+
+
+def demo_artifacts(settings: Settings) -> Path:
+    """The folder holding the demo build's manifest.json and semantic_manifest.json (dbt's
+    target folder when the demo data dir is reused, SPOTIFLOW_TEST_DEMO_DIR)."""
+    kept = settings.data_dir.parent / "dbt-artifacts"
+    return kept if kept.exists() else dbt_target()
 
 
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:

@@ -29,7 +29,7 @@ from tests.helpers import (
     FIXTURES,
     PROJECT_DIR,
     SAMPLE_CSV,
-    dbt_target,
+    demo_artifacts,
     make_settings,
     paused_build,
     sample_user_id,
@@ -541,7 +541,7 @@ def test_the_dashboard_reads_marts_only_and_its_exposure_says_which(demo_setting
     assert read == set(REQUIRED_MARTS)
     for layer in ("staging.", "intermediate.", "reference.", "read_parquet", "lake"):
         assert layer not in code, layer
-    manifest = json.loads((dbt_target() / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((demo_artifacts(demo_settings) / "manifest.json").read_text("utf-8"))
     exposure = manifest["exposures"]["exposure.spotiflow.spotiflow_dashboard"]
     assert {node.split(".")[-1] for node in exposure["depends_on"]["nodes"]} == read
 

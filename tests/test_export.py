@@ -104,9 +104,9 @@ def test_export_without_a_warehouse_says_what_to_do(settings: Settings, capsys) 
 def test_the_exports_exposure_reads_every_mart(demo_settings: Settings) -> None:
     import json
 
-    from tests.helpers import dbt_target
+    from tests.helpers import demo_artifacts
 
-    manifest = json.loads((dbt_target() / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((demo_artifacts(demo_settings) / "manifest.json").read_text("utf-8"))
     marts = {
         node_id
         for node_id, node in manifest["nodes"].items()

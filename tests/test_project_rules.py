@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.settings import Settings
-from tests.helpers import PROJECT_DIR, dbt_target, query
+from tests.helpers import PROJECT_DIR, demo_artifacts, query
 
 LAYERS = {
     "staging": re.compile(
@@ -23,8 +23,7 @@ PRIMARY_KEY_TESTS = {"unique", "unique_combination_of_columns"}
 
 @pytest.fixture(scope="module")
 def manifest(demo_settings: Settings) -> dict:
-    # The demo fixture has just built the project, so target/ holds its manifest.
-    return json.loads((dbt_target() / "manifest.json").read_text(encoding="utf-8"))
+    return json.loads((demo_artifacts(demo_settings) / "manifest.json").read_text("utf-8"))
 
 
 def _models(manifest: dict) -> list[dict]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingest.settings import Settings
-from tests.helpers import PROJECT_DIR, dbt_target, query
+from tests.helpers import PROJECT_DIR, demo_artifacts, query
 
 MF = Path(sys.executable).with_name("mf")
 
@@ -21,9 +21,9 @@ MF = Path(sys.executable).with_name("mf")
 def mf_query(settings: Settings, tmp_path: Path, *args: str) -> list[dict]:
     """Run `mf query` on the settings' warehouse and read its CSV answer."""
     out = tmp_path / "answer.csv"
-    # mf reads <project>/target/semantic_manifest.json whatever DBT_TARGET_PATH says: a
-    # pytest-xdist worker's own dbt target (tests/conftest.py) is put where mf reads it.
-    semantic_manifest = dbt_target() / "semantic_manifest.json"
+    # mf reads <project>/target/semantic_manifest.json whatever DBT_TARGET_PATH says: the
+    # demo build's (kept apart from a pytest-xdist worker's own dbt target) is put there.
+    semantic_manifest = demo_artifacts(settings) / "semantic_manifest.json"
     expected = PROJECT_DIR / "target" / "semantic_manifest.json"
     if semantic_manifest != expected:
         expected.parent.mkdir(exist_ok=True)
@@ -54,7 +54,7 @@ def _number(value: str) -> float | None:
 
 
 def test_the_semantic_manifest_names_the_metrics(demo_settings: Settings) -> None:
-    manifest = json.loads((dbt_target() / "semantic_manifest.json").read_text())
+    manifest = json.loads((demo_artifacts(demo_settings) / "semantic_manifest.json").read_text())
     metrics = {metric["name"] for metric in manifest["metrics"]}
     assert {
         "plays", "minutes_listened", "energy_score", "musicality_score", "positivity_score",
