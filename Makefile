@@ -40,8 +40,9 @@ build: venv
 	$(BIN)/spotiflow build
 
 lint: venv
-	$(BIN)/ruff check ingest dashboard bench tests
-	$(BIN)/ruff format --check ingest dashboard bench tests
+	$(BIN)/ruff check ingest spotiflow bench tests
+	$(BIN)/ruff format --check ingest spotiflow bench tests
+	$(BIN)/lint-imports
 	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models tests/data
 
 # pytest-xdist: one worker per core, each taking a test file at a time (its module fixtures

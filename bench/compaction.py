@@ -33,13 +33,13 @@ from bench.run import (
     bench_env,
     table,
 )
-from ingest.generate.params import GeneratorParams
-from ingest.generate.run import generate
 from ingest.identity import stable_hash
 from ingest.landing import Lake, LoadReport
 from ingest.records import ReadResult
 from ingest.schemas import ENTITIES
-from ingest.settings import SAMPLES_DIR
+from spotiflow.settings import SAMPLES_DIR
+from spotiflow.simulate.params import GeneratorParams
+from spotiflow.simulate.run import generate
 
 PLAYS_PER_LOAD = 100
 LOADS = 1_000

@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     plays = _plays(data_dir)
     print(f"bench.engines: {plays:,} plays in {data_dir}", flush=True)
     if "postgres" in args.engines.split(",") and os.environ.get("PGHOST"):
-        from ingest.engines.postgres import publish_lake
-        from ingest.settings import Settings
+        from spotiflow.settings import Settings
+        from spotiflow.warehouse.engines.postgres import publish_lake
 
         settings = Settings.from_env(bench_env(data_dir, SPOTIFLOW_ENGINE="postgres"))
         publish_lake(settings, Lake(data_dir / "lake"))

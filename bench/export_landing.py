@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ingest.generate.extended_export import FOLDER, write_extended_export
+from spotiflow.simulate.extended_export import FOLDER, write_extended_export
 
 
 def prepare(work_dir: Path, records: int) -> tuple[Path, Path, int]:

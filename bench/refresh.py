@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench.append_day import append
 from bench.measure import Measurement, run_measured, tree_rss
-from ingest.dashboard_server import dashboard_environment, streamlit_command
-from ingest.settings import Settings
+from spotiflow.serve.dashboard.server import dashboard_environment, streamlit_command
+from spotiflow.settings import Settings
 
 BUILD_FULL = "spotiflow build --full-refresh (dbt build, checkpoint, publish)"
 BUILD_NOTHING_NEW = "spotiflow refresh, nothing new landed"

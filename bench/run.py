@@ -110,7 +110,9 @@ def bench_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "GX_ANALYTICS_ENABLED": "False",
         # For Spark targets (as spotiflow sets them for its own dbt calls).
         "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPOTIFLOW_SPARK_LOG_CONFIG": str(PROJECT_DIR / "ingest/engines/log4j2-spark.properties"),
+        "SPOTIFLOW_SPARK_LOG_CONFIG": str(
+            PROJECT_DIR / "spotiflow/warehouse/engines/log4j2-spark.properties"
+        ),
         **extra,
     }
 

@@ -1,3 +1,1 @@
-"""SpotiFlow ingestion: readers per source kind, atomic landing into the Parquet lake, the CLI."""
-
-__version__ = "0.1.0"
+"""SpotiFlow ingestion: readers per source, the Spotify API, and landing into the Parquet lake."""

@@ -1,4 +1,5 @@
-"""Compaction: many loads' small files of an entity merged into larger ones, not a row changed.
+"""Rewrites of the lake's files. Compaction: many loads' small files of an entity merged into
+larger ones, not a row changed; and a load's withdrawal (`spotiflow forget`).
 
 Hourly API polls add a file per entity an hour (about 8,800 a year), and every build reads them
 all. A compaction writes `<entity>/compacted-<id>.parquet` (the rows of many committed loads
@@ -35,8 +36,15 @@ from ingest.lake_files import (
     conform,
     is_compacted,
 )
-from ingest.landing import Lake, write_atomically, write_parquet_atomically
+from ingest.landing import (
+    Lake,
+    fsync_dir,
+    write_atomically,
+    write_parquet_atomically,
+    write_text_atomically,
+)
 from ingest.schemas import ENTITIES
+from spotiflow.errors import SpotiflowError
 
 # DuckDB's row group: a compacted file is still scanned by every thread.
 ROW_GROUP_ROWS = 122_880
@@ -217,3 +225,29 @@ def drop_withdrawn(lake: Lake) -> None:
             if part.withdrawn:
                 paths = [part.path]
                 _merge(lake, entity, paths, files.withdrawn, _replaced(state, entity, paths))
+
+
+def withdraw(lake: Lake, load_id: str) -> list[Path]:
+    """Take a committed load out of the lake: its manifest row first (from then on the load
+    is not committed), then its rows in compacted files and whatever files of it remain.
+    Returns the files removed."""
+    with lake.locked(f"withdrawing load {load_id}"):
+        state = lake.files()
+        if load_id not in state.committed:
+            raise SpotiflowError(
+                f"no committed load {load_id!r} in {lake.root} (the loads are listed in "
+                "marts.fct_loads)"
+            )
+        # First the note that the marts must be rebuilt whole (incremental models only see
+        # loads arriving): a new mark, which every warehouse built before it lacks.
+        write_text_atomically(lake.full_refresh_marker, f"{load_id} {uuid.uuid4().hex}\n")
+        removed: list[Path] = []
+        manifest_file = lake.entity_dir(MANIFEST_ENTITY) / f"{load_id}.parquet"
+        if manifest_file.exists():
+            manifest_file.unlink()
+            fsync_dir(manifest_file.parent)
+            removed.append(manifest_file)
+        # A compacted manifest holding the load is replaced by one without it.
+        drop_from_manifest(lake, state, load_id)
+        drop_withdrawn(lake)
+        return [*removed, *lake.recover()]

@@ -8,7 +8,7 @@ import secrets
 import unicodedata
 from pathlib import Path
 
-from ingest.settings import Settings
+from spotiflow.settings import Settings
 
 SALT_FILE_NAME = "user_id_salt"
 

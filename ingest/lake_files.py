@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.errors import SpotiflowError
 from ingest.schemas import lake_schema
+from spotiflow.errors import SpotiflowError
 
 SCHEMA_FILE = "_schema.parquet"
 MANIFEST_ENTITY = "loads"

@@ -17,7 +17,6 @@ import contextlib
 import fcntl
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.errors import SpotiflowError, StorageError
 from ingest.identity import file_checksum, stable_hash
 from ingest.lake_files import (
     COMPACTIONS,
@@ -42,6 +40,7 @@ from ingest.lake_files import (
 )
 from ingest.records import ReadResult
 from ingest.schemas import ENTITIES, PLAY_TIME_COLUMNS, lake_schema
+from spotiflow.errors import SpotiflowError, StorageError
 
 REJECTS_ENTITY = "rejects"
 PROFILES_ENTITY = "user_profiles"
@@ -276,33 +275,6 @@ class Lake:
         for folder in {path.parent for path in removed}:
             fsync_dir(folder)
         return removed
-
-    def withdraw(self, load_id: str) -> list[Path]:
-        """Take a committed load out of the lake: its manifest row first (from then on the load
-        is not committed), then its rows in compacted files and whatever files of it remain.
-        Returns the files removed."""
-        from ingest.compaction import drop_from_manifest, drop_withdrawn  # built on Lake
-
-        with self.locked(f"withdrawing load {load_id}"):
-            lake = self.files()
-            if load_id not in lake.committed:
-                raise SpotiflowError(
-                    f"no committed load {load_id!r} in {self.root} (the loads are listed in "
-                    "marts.fct_loads)"
-                )
-            # First the note that the marts must be rebuilt whole (incremental models only see
-            # loads arriving): a new mark, which every warehouse built before it lacks.
-            write_text_atomically(self.full_refresh_marker, f"{load_id} {uuid.uuid4().hex}\n")
-            removed: list[Path] = []
-            manifest_file = self.entity_dir(MANIFEST_ENTITY) / f"{load_id}.parquet"
-            if manifest_file.exists():
-                manifest_file.unlink()
-                fsync_dir(manifest_file.parent)
-                removed.append(manifest_file)
-            # A compacted manifest holding the load is replaced by one without it.
-            drop_from_manifest(self, lake, load_id)
-            drop_withdrawn(self)
-            return [*removed, *self.recover()]
 
     def land(self, result: ReadResult) -> LoadReport:
         """Land one reader's result: nothing new if the same input was landed before."""

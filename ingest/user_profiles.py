@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from ingest.errors import SpotiflowError
 from ingest.identity import stable_hash, user_id_for
 from ingest.landing import Lake, LoadReport
 from ingest.records import ReadResult, table_from_rows
 from ingest.schemas import PLAY_TIME_COLUMNS
-from ingest.settings import Settings
+from spotiflow.errors import SpotiflowError
+from spotiflow.settings import Settings
 
 KIND = "user-settings"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.settings import Settings
+from spotiflow.settings import Settings
 from tests.helpers import PROJECT_DIR, TEST_SALT, keep_demo_artifacts, make_settings
 from tests.postgres_server import READER_ROLE, throwaway_server
 
@@ -68,7 +68,7 @@ def cli_environment(data_dir: Path) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """The bundled sample landed, built, recommended and built again (what `make demo` does)."""
-    from ingest.cli import main
+    from spotiflow.cli import main
 
     # While iterating on tests, SPOTIFLOW_TEST_DEMO_DIR names a data dir to build once and reuse.
     reuse = os.environ.get("SPOTIFLOW_TEST_DEMO_DIR")
@@ -87,7 +87,7 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
 def skewed_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A generated population split 65/35 against its 50/50 plan, generated and built as a
     user would (`spotiflow generate --treatment-share 0.65`, then `spotiflow build`)."""
-    from ingest.cli import main
+    from spotiflow.cli import main
 
     data_dir = tmp_path_factory.mktemp("skewed") / "data"
     with cli_environment(data_dir):

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.engines import open_warehouse
-from ingest.settings import Settings
+from spotiflow.settings import Settings
+from spotiflow.warehouse.engines import open_warehouse
 
 # The incremental models, by schema.
 INCREMENTAL_INTERMEDIATE = ("int_plays_deduplicated", "int_recommendations_positioned",

@@ -20,13 +20,13 @@ import pyarrow.compute as pc
 from ingest.landing import Lake
 from ingest.records import ReadResult
 from ingest.schemas import ENTITIES
-from ingest.settings import Settings
-from ingest.warehouse import connect
+from spotiflow.settings import Settings
+from spotiflow.warehouse.duckdb_file import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SAMPLE_CSV = PROJECT_DIR / "ingest" / "samples" / "listening_history.csv"
-SAMPLE_CATALOG = PROJECT_DIR / "ingest" / "samples" / "spotify-2023.csv"
+SAMPLE_CSV = PROJECT_DIR / "spotiflow" / "samples" / "listening_history.csv"
+SAMPLE_CATALOG = PROJECT_DIR / "spotiflow" / "samples" / "spotify-2023.csv"
 TEST_SALT = "pytest-salt"
 
 
@@ -91,7 +91,7 @@ def build_in_another_process() -> subprocess.Popen:
     """`spotiflow build --no-checks` in a process of its own, as cron starts it; its output
     (stdout and stderr) piped, as text."""
     return subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "build", "--no-checks"],
+        [sys.executable, "-m", "spotiflow.cli", "build", "--no-checks"],
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.settings import Settings
+from spotiflow.settings import Settings
 
 DATABASE = "spotiflow"
 # The role the tests read the marts as, as a BI tool would (tests/conftest.py creates it).

@@ -12,10 +12,10 @@ from statistics import fmean
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main
 from ingest.identity import surrogate_track_id
 from ingest.readers.text import repair_text
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.settings import Settings
 from tests.helpers import SAMPLE_CATALOG, SAMPLE_CSV, make_settings, query, sample_user_id
 
 FEATURES = ("acousticness", "danceability", "energy", "instrumentalness", "liveness",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import InputFileError
 from ingest.identity import surrogate_track_id
 from ingest.readers.catalog import read_catalog
 from ingest.readers.text import repair_text
+from spotiflow.errors import InputFileError
 from tests.helpers import SAMPLE_CATALOG
 
 

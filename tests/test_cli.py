@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main
 from ingest.identity import user_id_for
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.settings import Settings
 from tests.helpers import FIXTURES, SAMPLE_CSV
 
 

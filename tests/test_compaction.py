@@ -14,16 +14,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main, refresh_steps
-from ingest.compaction import compact
-from ingest.dbt import DbtSession
-from ingest.engines import open_warehouse
-from ingest.engines.postgres import publish_lake
+from ingest.compaction import compact, withdraw
 from ingest.lake_files import COMPACTIONS, is_compacted, is_data_file
 from ingest.landing import Lake
-from ingest.refresh import run_refresh
 from ingest.schemas import ENTITIES
-from ingest.settings import Settings
+from spotiflow.cli import main, refresh_steps
+from spotiflow.refresh.job import run_refresh
+from spotiflow.settings import Settings
+from spotiflow.warehouse.dbt import DbtSession
+from spotiflow.warehouse.engines import open_warehouse
+from spotiflow.warehouse.engines.postgres import publish_lake
 from tests.engine_parity import differences, snapshot
 from tests.helpers import FIXTURES, SAMPLE_CATALOG, SAMPLE_CSV, query
 from tests.postgres_server import on_postgres
@@ -200,7 +200,7 @@ def test_rows_of_a_withdrawn_load_still_in_a_compacted_file_are_never_read(
 # change numbered argv[1] (0: never). It prints how many changes it made.
 KILLED_AT_A_STEP = """
 import os, pathlib, signal, sys
-from ingest.cli import main
+from spotiflow.cli import main
 from ingest.landing import Lake
 
 kill_at, changes = int(sys.argv[1]), 0
@@ -425,7 +425,7 @@ def test_postgres_copies_each_load_once_from_whichever_file_holds_it(
 
     # A compacted load forgotten leaves PostgreSQL too.
     second = sorted(lake.committed_load_ids())[1]
-    lake.withdraw(second)
+    withdraw(lake, second)
     gone = publish_lake(postgres, lake)
     assert (gone.copied, gone.withdrawn) == (0, 4)
     assert copied("plays") == lake.committed("plays").rows_by_load()

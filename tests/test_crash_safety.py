@@ -14,9 +14,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main
 from ingest.landing import SCHEMA_FILE, Lake
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.settings import Settings
 from tests.helpers import SAMPLE_CSV
 
 ROWS = 40_000
@@ -39,7 +39,7 @@ def _big_legacy_csv(path: Path) -> Path:
 
 def _spotiflow(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", *args],
+        [sys.executable, "-m", "spotiflow.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -21,10 +21,10 @@ import duckdb
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from dashboard.views import number
-from ingest.cli import main
-from ingest.dashboard_server import dashboard_environment, streamlit_command
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.serve.dashboard.server import dashboard_environment, streamlit_command
+from spotiflow.serve.dashboard.views import number
+from spotiflow.settings import Settings
 from tests.helpers import (
     FIXTURES,
     PROJECT_DIR,
@@ -532,10 +532,11 @@ def test_the_dashboard_reads_marts_only_and_its_exposure_says_which(demo_setting
     import json
     import re
 
-    from dashboard.marts import REQUIRED_MARTS
+    from spotiflow.serve.dashboard.marts import REQUIRED_MARTS
 
     code = "\n".join(
-        p.read_text(encoding="utf-8") for p in (PROJECT_DIR / "dashboard").glob("*.py")
+        p.read_text(encoding="utf-8")
+        for p in (PROJECT_DIR / "spotiflow" / "serve" / "dashboard").glob("*.py")
     )
     read = set(re.findall(r"\bmarts\.((?:fct|dim)_[a-z_]+)", code))
     assert read == set(REQUIRED_MARTS)
@@ -547,7 +548,7 @@ def test_the_dashboard_reads_marts_only_and_its_exposure_says_which(demo_setting
 
 
 def test_the_command_refuses_a_bad_port(settings: Settings, capsys) -> None:
-    from ingest.cli import main
+    from spotiflow.cli import main
 
     assert main(["dashboard", "--port", "70000"]) != 0
     assert "--port 70000: expected 1..65535" in capsys.readouterr().err

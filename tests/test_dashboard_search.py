@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from dashboard.marts import Marts
+from spotiflow.serve.dashboard.marts import Marts
 from tests.helpers import make_settings
 
 

@@ -12,12 +12,12 @@ import io
 import shutil
 from pathlib import Path
 
-from ingest.cli import refresh_steps
-from ingest.drop_folder import drop_items, is_export_folder
 from ingest.identity import user_id_for
 from ingest.landing import Lake
-from ingest.refresh import run_refresh
-from ingest.settings import Settings
+from spotiflow.cli import refresh_steps
+from spotiflow.refresh.drop_folder import drop_items, is_export_folder
+from spotiflow.refresh.job import run_refresh
+from spotiflow.settings import Settings
 from tests.helpers import FIXTURES, zip_folder
 
 VINTAGES = FIXTURES / "spotify_export" / "vintages"

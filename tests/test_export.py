@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.cli import main
-from ingest.export import HYPER_FILE, HYPER_SCHEMA, mart_names
-from ingest.settings import Settings
-from ingest.warehouse import connect
+from spotiflow.cli import main
+from spotiflow.serve.export import HYPER_FILE, HYPER_SCHEMA, mart_names
+from spotiflow.settings import Settings
+from spotiflow.warehouse.duckdb_file import connect
 from tests.helpers import make_settings, query
 
 

@@ -10,13 +10,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main
-from ingest.generate import params as generator_params
-from ingest.generate.params import CONTROL_VARIANT, LIST_LENGTH, MODELS, GeneratorParams
-from ingest.generate.run import generate
 from ingest.landing import Lake
 from ingest.schemas import LINEAGE_FIELDS
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.settings import Settings
+from spotiflow.simulate import params as generator_params
+from spotiflow.simulate.params import CONTROL_VARIANT, LIST_LENGTH, MODELS, GeneratorParams
+from spotiflow.simulate.run import generate
 
 SMALL = GeneratorParams.create(users=12, days=22, seed=3, tracks=400)
 

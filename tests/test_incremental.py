@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 
 from bench.append_day import append
-from ingest.cli import land_spotify_export, main
-from ingest.dbt import run_dbt
 from ingest.identity import user_id_for
 from ingest.landing import Lake
 from ingest.readers.spotify_api_capture import CAPTURE_FORMAT, read_capture
 from ingest.records import ReadResult
 from ingest.schemas import ENTITIES
-from ingest.settings import Settings
+from spotiflow.cli import land_spotify_export, main
+from spotiflow.settings import Settings
+from spotiflow.warehouse.dbt import run_dbt
 from tests.engine_parity import INCREMENTAL_MODELS, differences, snapshot
 from tests.helpers import query
 

@@ -12,11 +12,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main
-from ingest.dbt import run_dbt
 from ingest.landing import Lake
-from ingest.quality import run_checkpoint
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.settings import Settings
+from spotiflow.warehouse.dbt import run_dbt
+from spotiflow.warehouse.quality import run_checkpoint
 from tests.helpers import SAMPLE_CSV, make_settings, query
 
 SAMPLE_PLAYS = 1350

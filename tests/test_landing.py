@@ -80,7 +80,7 @@ def test_recovery_removes_uncommitted_files_and_temporaries(tmp_path: Path) -> N
 
 
 def test_a_second_lander_is_refused_while_one_holds_the_lock(tmp_path: Path) -> None:
-    from ingest.errors import SpotiflowError
+    from spotiflow.errors import SpotiflowError
 
     lake = Lake(tmp_path / "lake")
     with lake.locked(), pytest.raises(SpotiflowError, match="another spotiflow process"):

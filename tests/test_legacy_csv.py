@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.cli import main
-from ingest.errors import InputFileError
 from ingest.readers.legacy_csv import read_legacy_csv
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.errors import InputFileError
+from spotiflow.settings import Settings
 from tests.helpers import FIXTURES, SAMPLE_CSV, query
 
 

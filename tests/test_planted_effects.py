@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ingest.generate.params import EXPERIMENT_ID, TREATMENT_LIFT
-from ingest.settings import Settings
+from spotiflow.settings import Settings
+from spotiflow.simulate.params import EXPERIMENT_ID, TREATMENT_LIFT
 from tests.helpers import query
 
 METRICS = ["plays_per_day", "minutes_per_day", "skip_rate", "hit_rate"]

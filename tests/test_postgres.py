@@ -9,15 +9,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.append_day import append
-from dashboard.marts import Marts
-from ingest.build import build
-from ingest.cli import main
-from ingest.engines import open_warehouse
-from ingest.engines.postgres import publish_lake
-from ingest.errors import SpotiflowError
-from ingest.export import export_marts
+from ingest.compaction import withdraw
 from ingest.landing import Lake
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.errors import SpotiflowError
+from spotiflow.serve.dashboard.marts import Marts
+from spotiflow.serve.export import export_marts
+from spotiflow.settings import Settings
+from spotiflow.warehouse.build import build
+from spotiflow.warehouse.engines import open_warehouse
+from spotiflow.warehouse.engines.postgres import publish_lake
 from tests.engine_parity import INCREMENTAL_MODELS, differences, snapshot
 from tests.postgres_server import on_postgres
 from tests.test_recommendation_diagnostics import (
@@ -67,7 +68,8 @@ def _rebuilt(settings: Settings) -> set[tuple]:
 def test_an_incremental_run_on_postgres_equals_a_full_refresh(settings: Settings, database: str):
     postgres = on_postgres(settings, database)
     _generate(users=40, days=28, seed=7)
-    # Twice: each set of schemas a build writes (ingest/publish.py) holds a build to catch up.
+    # Twice: each set of schemas a build writes (spotiflow/warehouse/publish.py) holds a build
+    # to catch up.
     build(postgres, run_checks=False)
     build(postgres, run_checks=False)
     # A new day, late plays from two weeks back, and an export repeating recent plays 20 s
@@ -110,7 +112,7 @@ def test_the_lake_is_copied_once_per_load_and_withdrawn_loads_leave(
 
     # A load withdrawn from the manifest (`spotiflow forget`) is deleted from PostgreSQL too.
     plays_load = lake.committed_files("plays")[0].stem
-    lake.withdraw(plays_load)
+    withdraw(lake, plays_load)
     withdrawn = publish_lake(postgres, lake)
     assert withdrawn.withdrawn >= 1 and withdrawn.copied == 0
     with open_warehouse(postgres) as warehouse:

@@ -11,9 +11,9 @@ import psycopg2
 import pytest
 from psycopg2 import errors, sql
 
-from ingest.cli import main
-from ingest.errors import SpotiflowError
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.errors import SpotiflowError
+from spotiflow.settings import Settings
 from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV
 from tests.postgres_server import READER_ROLE
 

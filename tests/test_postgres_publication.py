@@ -20,9 +20,9 @@ import psycopg2
 import pyarrow.parquet as pq
 import pytest
 
-from ingest import publish
-from ingest.cli import main
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.settings import Settings
+from spotiflow.warehouse import publish
 from tests.engine_parity import differences, snapshot
 from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV, TEST_SALT, build_in_another_process
 from tests.postgres_server import READER_ROLE, on_postgres
@@ -281,7 +281,7 @@ def _run_in_place_release(release: Path, settings: Settings, database: str, *arg
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", *args],
+        [sys.executable, "-m", "spotiflow.cli", *args],
         cwd=release, env=environment, capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.cli import main
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.settings import Settings
 from tests.helpers import FIXTURES, SAMPLE_CSV, query
 
 
@@ -45,7 +45,7 @@ def _alive(pid: int) -> bool:
 def test_stopping_the_dashboard_stops_its_server(settings: Settings, signum: int) -> None:
     port = _free_port()
     command = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "dashboard", "--port", str(port)],
+        [sys.executable, "-m", "spotiflow.cli", "dashboard", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -77,8 +77,8 @@ def test_stopping_the_dashboard_stops_its_server(settings: Settings, signum: int
 _STUBBORN_SERVER = """
 import signal, sys, time
 from pathlib import Path
-import ingest.dashboard_server as dashboard
-from ingest.settings import Settings
+import spotiflow.serve.dashboard.server as dashboard
+from spotiflow.settings import Settings
 
 # A server that ignores SIGTERM (a hung Streamlit): it must be killed after the grace period.
 server = [sys.executable, "-c",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.settings import Settings
+from spotiflow.settings import Settings
 from tests.helpers import PROJECT_DIR, demo_artifacts, query
 
 LAYERS = {

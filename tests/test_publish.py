@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from dashboard.marts import Marts
-from ingest import publish
-from ingest.cli import main
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.serve.dashboard.marts import Marts
+from spotiflow.settings import Settings
+from spotiflow.warehouse import publish
 from tests.helpers import FIXTURES, SAMPLE_CSV, paused_build, query
 
 EXTENDED = FIXTURES / "spotify_export" / "extended"
@@ -113,7 +113,7 @@ def test_a_build_killed_while_writing_leaves_readers_on_the_previous_one(
 def test_a_warehouse_built_before_publication_is_adopted(settings: Settings) -> None:
     """A data dir from before builds were published (or a plain dbt's): its file is the
     published build the next one starts from."""
-    from ingest.dbt import run_dbt
+    from spotiflow.warehouse.dbt import run_dbt
 
     assert main(["ingest", "legacy-csv", str(SAMPLE_CSV)]) == 0
     run_dbt(settings, "build")  # writes spotiflow.duckdb itself, as a plain dbt does
@@ -160,9 +160,9 @@ def test_spark_readers_read_the_snapshot_published_never_the_tables_written(
 ) -> None:
     from dataclasses import replace
 
-    from ingest.engines import open_warehouse
-    from ingest.engines import spark as spark_engine
     from ingest.landing import Lake
+    from spotiflow.warehouse.engines import open_warehouse
+    from spotiflow.warehouse.engines import spark as spark_engine
 
     spark = replace(settings, engine="spark", dbt_target="spark")
     Lake(spark.lake_dir).ensure_layout()  # readers see the lake's sources too

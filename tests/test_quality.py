@@ -11,14 +11,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main
-from ingest.dbt import run_dbt
-from ingest.errors import StorageError
 from ingest.landing import Lake, write_parquet_atomically
-from ingest.quality import CHECKED_LOADS, CHECKS, checked_loads, run_checkpoint
 from ingest.schemas import lake_schema
-from ingest.settings import Settings
-from ingest.warehouse import connect
+from spotiflow.cli import main
+from spotiflow.errors import StorageError
+from spotiflow.settings import Settings
+from spotiflow.warehouse.dbt import run_dbt
+from spotiflow.warehouse.duckdb_file import connect
+from spotiflow.warehouse.quality import CHECKED_LOADS, CHECKS, checked_loads, run_checkpoint
 from tests.helpers import FIXTURES, make_settings, query
 
 
@@ -151,7 +151,7 @@ def test_changed_checks_validate_every_load_again(copied: Settings, monkeypatch)
         **CHECKS,
         "lake.plays": [*CHECKS["lake.plays"], ("not_null", {"column": "track_id"})],
     }
-    monkeypatch.setattr("ingest.quality.CHECKS", changed)
+    monkeypatch.setattr("spotiflow.warehouse.quality.CHECKS", changed)
     assert checked_loads(copied) == set()
     report = run_checkpoint(copied, new_loads_only=True)
     assert report.loads_checked == report.loads_committed
@@ -170,7 +170,7 @@ def test_row_defects_are_counted_across_batches(copied: Settings, monkeypatch) -
         table = table.set_column(table.schema.get_field_index("play_id"), "play_id",
                                  pa.array(ids, table.schema.field("play_id").type))  # fmt: skip
         write_parquet_atomically(table, path)
-    monkeypatch.setattr("ingest.quality.BATCH_ROWS", 1)
+    monkeypatch.setattr("spotiflow.warehouse.quality.BATCH_ROWS", 1)
     (copied.builds_dir / CHECKED_LOADS).unlink(missing_ok=True)
     report = run_checkpoint(copied)
     assert not report.success
@@ -201,7 +201,7 @@ def test_a_data_dir_it_may_not_write_keeps_no_record(copied: Settings, monkeypat
     def refuse(target: Path, text: str) -> None:
         raise StorageError(target, PermissionError(13, "Permission denied"))
 
-    monkeypatch.setattr("ingest.quality.write_text_atomically", refuse)
+    monkeypatch.setattr("spotiflow.warehouse.quality.write_text_atomically", refuse)
     report = run_checkpoint(copied)
     assert report.success, report.summary()
     assert checked_loads(copied) == set()

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.cli import main
 from ingest.landing import Lake
+from spotiflow.cli import main
 from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CATALOG, SAMPLE_CSV, TEST_SALT
 
 # SPOTIFLOW_PROPERTY_EXAMPLES=1000 explores further, with fresh examples each run; by default

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import generation, publish
-from ingest.cli import main
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.settings import Settings
+from spotiflow.warehouse import generation, publish
 from tests.engine_parity import differences, snapshot
 from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV, make_settings, query
 
@@ -60,7 +60,7 @@ def _copy_project(target: Path) -> Path:
     target.mkdir(parents=True)
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy2(PROJECT_DIR / name, target / name)
-    for folder in ("models", "macros", "seeds", "tests/data", "ingest/dbt_plugins"):
+    for folder in ("models", "macros", "seeds", "tests/data", "spotiflow/warehouse/dbt_plugins"):
         shutil.copytree(
             PROJECT_DIR / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -191,7 +191,7 @@ def _run_release(release: Path, data_dir: Path, *args: str) -> str:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", *args],
+        [sys.executable, "-m", "spotiflow.cli", *args],
         cwd=release,
         env=environment,
         capture_output=True,

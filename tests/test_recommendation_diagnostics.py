@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ingest.generate.params import MODELS
-from ingest.settings import Settings
-from ingest.warehouse import connect
+from spotiflow.settings import Settings
+from spotiflow.simulate.params import MODELS
+from spotiflow.warehouse.duckdb_file import connect
 from tests.helpers import PROJECT_DIR
 
 K = 10
@@ -723,7 +723,7 @@ T_CASES = [
 def show_rows(settings: Settings, sql: str) -> dict[int, object]:
     """`dbt show --inline` on the settings' engine, rows by their case_id."""
     # The product's call, which lets go of the warehouse after it (a later reader may open it).
-    from ingest.dbt import _invoke
+    from spotiflow.warehouse.dbt import _invoke
 
     result = _invoke(
         settings,

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.errors import InputFileError
 from ingest.readers.recommendations import read_recommendations
 from ingest.schemas import RECOMMENDATIONS
+from spotiflow.errors import InputFileError
 
 HEADER = (
     "model_name,model_version,run_id,generated_at,user_id,seed_track_id,rank,"

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import generation
-from ingest.cli import main
-from ingest.errors import SpotiflowError
-from ingest.refresh import (
+from spotiflow.cli import main
+from spotiflow.errors import SpotiflowError
+from spotiflow.refresh.job import (
     PlainProgress,
     SkipStep,
     Step,
@@ -23,7 +22,8 @@ from ingest.refresh import (
     run_refresh,
     single_refresh,
 )
-from ingest.settings import Settings
+from spotiflow.settings import Settings
+from spotiflow.warehouse import generation
 from tests.helpers import query
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ refresh: ")
@@ -170,8 +170,8 @@ def _node_kinds(settings: Settings) -> set[str]:
 def test_an_export_that_fails_in_any_way_is_filed_away_and_the_rest_land(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import ingest.cli as cli
-    import ingest.drop_folder as drop_folder
+    import spotiflow.cli as cli
+    import spotiflow.refresh.drop_folder as drop_folder
 
     drop = settings.export_drop_dir
     drop.mkdir(parents=True)

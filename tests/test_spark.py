@@ -17,15 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.append_day import append
-from dashboard.marts import Marts
-from ingest import publish
-from ingest.build import build
-from ingest.cli import main
-from ingest.dbt import run_dbt
-from ingest.engines import open_warehouse
-from ingest.errors import BuildError
-from ingest.export import export_marts
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.errors import BuildError
+from spotiflow.serve.dashboard.marts import Marts
+from spotiflow.serve.export import export_marts
+from spotiflow.settings import Settings
+from spotiflow.warehouse import publish
+from spotiflow.warehouse.build import build
+from spotiflow.warehouse.dbt import run_dbt
+from spotiflow.warehouse.engines import open_warehouse
 from tests.engine_parity import INCREMENTAL_MARTS, INCREMENTAL_MODELS, differences, snapshot
 from tests.helpers import land_a_play_twice_under_one_id, make_settings
 from tests.test_incremental import (

@@ -17,15 +17,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main
-from ingest.errors import SpotiflowError
 from ingest.identity import user_id_for
 from ingest.landing import SCHEMA_FILE, Lake
-from ingest.settings import Settings
 from ingest.spotify_api.auth import build_auth_manager
 from ingest.spotify_api.client import SpotifyClient
 from ingest.spotify_api.config import SpotifySettings
 from ingest.spotify_api.poll import FEATURES_REFUSED, PollState, poll_once, single_poller
+from spotiflow.cli import main
+from spotiflow.errors import SpotiflowError
+from spotiflow.settings import Settings
 from tests import fake_spotify
 from tests.fake_spotify import (
     ACCOUNT_ID,
@@ -332,7 +332,7 @@ def test_kill_9_during_a_poll_then_the_next_run_completes(
         fake.fail(path, Fault(delay=30))
         calls_before = len(fake.calls(path))
         process = subprocess.Popen(
-            [sys.executable, "-m", "ingest.cli", "ingest", "spotify-api"],
+            [sys.executable, "-m", "spotiflow.cli", "ingest", "spotify-api"],
             env={**os.environ, "SPOTIFLOW_SPOTIFY_TIMEOUT": "60"},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip

@@ -10,12 +10,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main
 from ingest.identity import user_id_for
 from ingest.landing import SCHEMA_FILE, Lake
-from ingest.settings import Settings
 from ingest.sources.spotify_export import read_spotify_export
 from ingest.sources.spotify_export.platform import coarse_platform
+from spotiflow.cli import main
+from spotiflow.settings import Settings
 from tests.helpers import FIXTURES, query, zip_folder
 
 EXPORTS = FIXTURES / "spotify_export"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cli import main
 from ingest.identity import user_id_for
-from ingest.settings import Settings
-from ingest.warehouse import connect
+from spotiflow.cli import main
+from spotiflow.settings import Settings
+from spotiflow.warehouse.duckdb_file import connect
 from tests.helpers import FIXTURES, PROJECT_DIR, TEST_SALT, make_settings, query, zip_folder
 
 VINTAGES = FIXTURES / "spotify_export" / "vintages"

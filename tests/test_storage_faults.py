@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ingest import landing
-from ingest.cli import main
 from ingest.landing import Lake
-from ingest.settings import Settings
+from spotiflow.cli import main
+from spotiflow.settings import Settings
 from tests.helpers import SAMPLE_CATALOG, SAMPLE_CSV, query
 
 DEV_FULL = Path("/dev/full")  # every write to it fails with ENOSPC, as on a full disk

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ingest.errors import InputFileError
 from ingest.identity import surrogate_track_id
 from ingest.readers.features import SCALES, audio_feature_record
 from ingest.readers.text import (
@@ -18,6 +17,7 @@ from ingest.readers.text import (
 )
 from ingest.records import ReadResult, Reject, raw_json, table_from_rows
 from ingest.schemas import AUDIO_FEATURES
+from spotiflow.errors import InputFileError
 
 KIND = "catalog"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.errors import InputFileError
 from ingest.readers.text import (
     FieldError,
     decode_file,
@@ -19,6 +18,7 @@ from ingest.readers.text import (
 )
 from ingest.records import ReadResult, Reject, raw_json, table_from_rows
 from ingest.schemas import RECOMMENDATIONS
+from spotiflow.errors import InputFileError
 
 KIND = "recommendations"
 PARQUET_SUFFIXES = (".parquet", ".pq")

@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import InputFileError
 from ingest.identity import stable_hash
 from ingest.readers.text import FieldError, parse_timestamp, plausible_time
 from ingest.records import ReadResult, Reject, raw_json, table_from_rows
 from ingest.schemas import AUDIO_FEATURES
+from spotiflow.errors import InputFileError
 
 KIND = "spotify-api"
 CAPTURE_FORMAT = 1

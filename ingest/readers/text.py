@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ingest.errors import InputFileError
+from spotiflow.errors import InputFileError
 
 ENCODINGS_TO_TRY = ("utf-8-sig", "cp1252", "latin-1")
 

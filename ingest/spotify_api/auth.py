@@ -15,8 +15,8 @@ from typing import Any
 from spotipy.cache_handler import CacheHandler, MemoryCacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
-from ingest.errors import SpotiflowError
 from ingest.spotify_api.config import SCOPES, SpotifySettings
+from spotiflow.errors import SpotiflowError
 
 # spotipy logs request headers (bearer tokens, client secrets) at DEBUG and every HTTP error at
 # ERROR; SpotiFlow reports errors itself, so spotipy's logger stays silent.

@@ -16,9 +16,9 @@ import requests
 import spotipy
 from spotipy.oauth2 import SpotifyOauthError
 
-from ingest.errors import SpotiflowError
 from ingest.spotify_api.auth import explain_oauth_error
 from ingest.spotify_api.config import SpotifySettings
+from spotiflow.errors import SpotiflowError
 
 T = TypeVar("T")
 OAUTH_REFUSALS = {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request"}

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import SpotiflowError
 from ingest.identity import user_id_for
 from ingest.landing import Lake, LoadReport
 from ingest.readers.spotify_api_capture import CAPTURE_FORMAT, read_capture
-from ingest.settings import Settings
 from ingest.spotify_api.client import RefusedError, SpotifyClient
+from spotiflow.errors import SpotiflowError
+from spotiflow.settings import Settings
 
 PAGE_LIMIT = 50
 MAX_PAGES = 20

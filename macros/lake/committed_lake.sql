@@ -233,7 +233,7 @@
 {%- endmacro %}
 
 {#- PostgreSQL cannot read Parquet: `spotiflow build` copies each committed load into
-    lake.<entity> before dbt runs (ingest/engines/postgres.py), once per load, and deletes a
+    lake.<entity> before dbt runs (spotiflow/warehouse/engines/postgres.py), once per load, and deletes a
     withdrawn one. Here the run only checks that the lake has been copied in at all. -#}
 {% macro postgres__publish_committed_lake() -%}
     {%- set found = run_query(

@@ -6,7 +6,7 @@
     PostgreSQL only (DuckDB and Spark have no roles to grant to; their grants are empty).
     Never on a build's own schemas (spotiflow_next_*, SPOTIFLOW_POSTGRES_SCHEMA_PREFIX): readers
     must not read a build before it passed; its publication grants usage on the marts it
-    publishes and revokes it from those it retires (ingest/publish.py).
+    publishes and revokes it from those it retires (spotiflow/warehouse/publish.py).
 -#}
 {% macro grant_schema_usage() %}
     {{ return(adapter.dispatch('grant_schema_usage', 'spotiflow')()) }}

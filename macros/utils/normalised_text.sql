@@ -1,7 +1,7 @@
 {#-
   Text as names are compared: Unicode NFKC, case-folded, runs of whitespace collapsed to one
   space, trimmed. "Ｓｔｒａßｅ  Ｎｏ.１" and "strasse no.1" are one name. DuckDB takes it from
-  a registered function (ingest/dbt_plugins/text_keys.py); PostgreSQL has NFKC but only lower
+  a registered function (spotiflow/warehouse/dbt_plugins/text_keys.py); PostgreSQL has NFKC but only lower
   case, which differs from case folding in a few letters (ß); Spark has neither, so it compares
   lower case with collapsed whitespace.
 -#}

@@ -12,9 +12,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ingest.errors import InputFileError
-from ingest.settings import ArchiveLimits
 from ingest.sources.spotify_export.settings import FILE_KINDS, HISTORY_KINDS
+from spotiflow.errors import InputFileError
+from spotiflow.settings import ArchiveLimits
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.errors import InputFileError
 from ingest.identity import user_id_for
 from ingest.readers.text import PLAUSIBLE_FROM, latest_plausible
 from ingest.records import ReadResult, Reject
 from ingest.schemas import ENTITIES
-from ingest.settings import ArchiveLimits, Settings
 from ingest.sources.spotify_export.json_files import (
     FileOutcome,
     clear_records,
@@ -47,6 +45,8 @@ from ingest.sources.spotify_export.settings import (
     EXTENDED_KEYS,
     FILES_PER_BATCH,
 )
+from spotiflow.errors import InputFileError
+from spotiflow.settings import ArchiveLimits, Settings
 
 KIND = "spotify-export"
 EXTENDED_ENTITY = "spotify_export__extended_plays"

@@ -1,1 +1,0 @@
-"""SpotiFlow's own dashboard (Streamlit): reads the marts, never recomputes a metric."""

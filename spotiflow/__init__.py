@@ -1,0 +1,1 @@
+"""SpotiFlow, the application: commands, the refresh job, serving, simulation and the warehouse."""

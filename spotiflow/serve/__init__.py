@@ -1,0 +1,1 @@
+"""What readers see: the dashboard, exports of the marts and the summary."""

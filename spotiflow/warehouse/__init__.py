@@ -1,0 +1,1 @@
+"""The warehouse: dbt, builds, publication, the engines and the quality checkpoint."""
