@@ -24,9 +24,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.landing import Lake
-from ingest.records import ReadResult
-from ingest.schemas import ENTITIES
+from ingest.lake.landing import Lake
+from ingest.lake.records import ReadResult
+from ingest.lake.schemas import ENTITIES
 
 PLAY_COLUMNS = ENTITIES["plays"].names
 

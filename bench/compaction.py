@@ -34,9 +34,9 @@ from bench.run import (
     table,
 )
 from ingest.identity import stable_hash
-from ingest.landing import Lake, LoadReport
-from ingest.records import ReadResult
-from ingest.schemas import ENTITIES
+from ingest.lake.landing import Lake, LoadReport
+from ingest.lake.records import ReadResult
+from ingest.lake.schemas import ENTITIES
 from spotiflow.settings import SAMPLES_DIR
 from spotiflow.simulate.params import GeneratorParams
 from spotiflow.simulate.run import generate

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.measure import run_measured
 from bench.run import BIN, PROJECT_DIR, WORK_DIR, bench_env, generate
-from ingest.landing import Lake
+from ingest.lake.landing import Lake
 
 
 def _plays(data_dir: Path) -> int:

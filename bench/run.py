@@ -28,7 +28,7 @@ from bench.append_day import append
 from bench.export_landing import prepare
 from bench.measure import Measurement, run_measured
 from bench.refresh import BUILD_AFTER, BUILD_FULL, bench_refresh
-from ingest.landing import Lake
+from ingest.lake.landing import Lake
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_DIR = PROJECT_DIR / "bench" / ".work"

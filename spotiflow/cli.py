@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from ingest.compaction import compact, withdraw
-from ingest.landing import Lake, LoadReport
+from ingest.lake.compaction import compact, withdraw
+from ingest.lake.landing import Lake, LoadReport
 from spotiflow.errors import SpotiflowError, known_failure_line
 from spotiflow.settings import SAMPLES_DIR, Settings
 from spotiflow.simulate.params import PLANNED_TREATMENT_SHARE
@@ -51,20 +51,20 @@ def print_report(report: LoadReport) -> None:
 
 def land_legacy_csv(settings: Settings, path: Path, user: str) -> LoadReport:
     from ingest.identity import user_id_for
-    from ingest.readers.legacy_csv import read_legacy_csv
+    from ingest.sources.legacy_csv.reader import read_legacy_csv
 
     result = read_legacy_csv(path, user_id_for(user, settings))
     return Lake(settings.lake_dir).land(result)
 
 
 def land_catalog(settings: Settings, path: Path, scale: str, encoding: str) -> LoadReport:
-    from ingest.readers.catalog import read_catalog
+    from ingest.sources.catalog.reader import read_catalog
 
     return Lake(settings.lake_dir).land(read_catalog(path, scale=scale, encoding=encoding))
 
 
 def land_recommendations(settings: Settings, path: Path) -> LoadReport:
-    from ingest.readers.recommendations import read_recommendations
+    from ingest.sources.recommendations.reader import read_recommendations
 
     return Lake(settings.lake_dir).land(read_recommendations(path))
 
@@ -76,9 +76,9 @@ def land_spotify_export(settings: Settings, path: Path, user: str | None) -> Loa
 
 
 def spotify_client(settings: Settings):  # -> SpotifyClient (imported late: spotipy is slow)
-    from ingest.spotify_api.auth import build_auth_manager
-    from ingest.spotify_api.client import SpotifyClient
-    from ingest.spotify_api.config import SpotifySettings
+    from ingest.sources.spotify_api.auth import build_auth_manager
+    from ingest.sources.spotify_api.client import SpotifyClient
+    from ingest.sources.spotify_api.settings import SpotifySettings
 
     api_settings = SpotifySettings.from_env(settings.project_dir)
     return SpotifyClient(api_settings, build_auth_manager(api_settings))
@@ -86,7 +86,7 @@ def spotify_client(settings: Settings):  # -> SpotifyClient (imported late: spot
 
 def poll_spotify_api(settings: Settings, user: str | None = None) -> int:
     """One incremental poll, reported; the number of new plays."""
-    from ingest.spotify_api.poll import poll_once
+    from ingest.sources.spotify_api.poll import poll_once
 
     outcome = poll_once(settings, spotify_client(settings), user)
     for report in outcome.reports:
@@ -110,8 +110,8 @@ def cmd_ingest_spotify_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_auth(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.spotify_api.auth import login
-    from ingest.spotify_api.config import SpotifySettings
+    from ingest.sources.spotify_api.auth import login
+    from ingest.sources.spotify_api.settings import SpotifySettings
 
     if not args.redirected_url and not sys.stdin.isatty():
         raise SpotiflowError(
@@ -144,7 +144,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.identity import user_id_for
-    from ingest.user_profiles import set_time_zone
+    from ingest.sources.user_profiles.time_zone import set_time_zone
 
     report = set_time_zone(settings, args.name, args.time_zone, create=args.create)
     print(
@@ -165,7 +165,7 @@ def compact_lake(settings: Settings, after_files: int = 1) -> list:  # -> list[E
 
 
 def refresh_steps(settings: Settings) -> list:  # -> list[Step]
-    from ingest.spotify_api.config import SpotifySettings
+    from ingest.sources.spotify_api.settings import SpotifySettings
     from spotiflow.refresh.drop_folder import land_drop_folder
     from spotiflow.refresh.job import SkipStep, Step
     from spotiflow.warehouse.build import build

@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.landing import Lake
-from ingest.records import ReadResult
-from ingest.schemas import ENTITIES
+from ingest.lake.landing import Lake
+from ingest.lake.records import ReadResult
+from ingest.lake.schemas import ENTITIES
 from spotiflow.settings import Settings
 from spotiflow.warehouse.duckdb_file import connect
 

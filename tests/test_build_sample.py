@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.identity import surrogate_track_id
-from ingest.readers.text import repair_text
+from ingest.sources.text import repair_text
 from spotiflow.cli import main
 from spotiflow.settings import Settings
 from tests.helpers import SAMPLE_CATALOG, SAMPLE_CSV, make_settings, query, sample_user_id

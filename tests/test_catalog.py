@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ingest.identity import surrogate_track_id
-from ingest.readers.catalog import read_catalog
-from ingest.readers.text import repair_text
+from ingest.sources.catalog.reader import read_catalog
+from ingest.sources.text import repair_text
 from spotiflow.errors import InputFileError
 from tests.helpers import SAMPLE_CATALOG
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.compaction import compact, withdraw
-from ingest.lake_files import COMPACTIONS, is_compacted, is_data_file
-from ingest.landing import Lake
-from ingest.schemas import ENTITIES
+from ingest.lake.compaction import compact, withdraw
+from ingest.lake.files import COMPACTIONS, is_compacted, is_data_file
+from ingest.lake.landing import Lake
+from ingest.lake.schemas import ENTITIES
 from spotiflow.cli import main, refresh_steps
 from spotiflow.refresh.job import run_refresh
 from spotiflow.settings import Settings
@@ -168,7 +168,7 @@ def test_rows_of_a_withdrawn_load_still_in_a_compacted_file_are_never_read(
 ) -> None:
     """A forget killed after its manifest step leaves the load's rows in a compacted data file:
     every reader leaves them out (Python, dbt's sources), and the next compaction drops them."""
-    from ingest.compaction import drop_from_manifest
+    from ingest.lake.compaction import drop_from_manifest
 
     lake = Lake(settings.lake_dir)
     _land_several(settings, population=False)
@@ -201,7 +201,7 @@ def test_rows_of_a_withdrawn_load_still_in_a_compacted_file_are_never_read(
 KILLED_AT_A_STEP = """
 import os, pathlib, signal, sys
 from spotiflow.cli import main
-from ingest.landing import Lake
+from ingest.lake.landing import Lake
 
 kill_at, changes = int(sys.argv[1]), 0
 replace, unlink = os.replace, pathlib.Path.unlink

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.landing import SCHEMA_FILE, Lake
+from ingest.lake.landing import SCHEMA_FILE, Lake
 from spotiflow.cli import main
 from spotiflow.settings import Settings
 from tests.helpers import SAMPLE_CSV

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from ingest.identity import user_id_for
-from ingest.landing import Lake
+from ingest.lake.landing import Lake
 from spotiflow.cli import refresh_steps
 from spotiflow.refresh.drop_folder import drop_items, is_export_folder
 from spotiflow.refresh.job import run_refresh

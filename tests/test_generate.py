@@ -10,8 +10,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.landing import Lake
-from ingest.schemas import LINEAGE_FIELDS
+from ingest.lake.landing import Lake
+from ingest.lake.schemas import LINEAGE_FIELDS
 from spotiflow.cli import main
 from spotiflow.settings import Settings
 from spotiflow.simulate import params as generator_params

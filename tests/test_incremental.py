@@ -9,10 +9,10 @@ import pyarrow as pa
 
 from bench.append_day import append
 from ingest.identity import user_id_for
-from ingest.landing import Lake
-from ingest.readers.spotify_api_capture import CAPTURE_FORMAT, read_capture
-from ingest.records import ReadResult
-from ingest.schemas import ENTITIES
+from ingest.lake.landing import Lake
+from ingest.lake.records import ReadResult
+from ingest.lake.schemas import ENTITIES
+from ingest.sources.spotify_api.capture import CAPTURE_FORMAT, read_capture
 from spotiflow.cli import land_spotify_export, main
 from spotiflow.settings import Settings
 from spotiflow.warehouse.dbt import run_dbt

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.landing import Lake
+from ingest.lake.landing import Lake
 from spotiflow.cli import main
 from spotiflow.settings import Settings
 from spotiflow.warehouse.dbt import run_dbt

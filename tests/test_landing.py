@@ -8,10 +8,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.landing import SCHEMA_FILE, Lake
-from ingest.readers.catalog import read_catalog
-from ingest.readers.legacy_csv import read_legacy_csv
-from ingest.schemas import ENTITIES, lake_schema
+from ingest.lake.landing import SCHEMA_FILE, Lake
+from ingest.lake.schemas import ENTITIES, lake_schema
+from ingest.sources.catalog.reader import read_catalog
+from ingest.sources.legacy_csv.reader import read_legacy_csv
 from tests.helpers import FIXTURES, SAMPLE_CSV
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.readers.legacy_csv import read_legacy_csv
+from ingest.sources.legacy_csv.reader import read_legacy_csv
 from spotiflow.cli import main
 from spotiflow.errors import InputFileError
 from spotiflow.settings import Settings

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bench.append_day import append
-from ingest.landing import Lake
+from ingest.lake.landing import Lake
 from spotiflow.cli import main
 from spotiflow.errors import BuildError
 from spotiflow.settings import Settings

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.append_day import append
-from ingest.compaction import withdraw
-from ingest.landing import Lake
+from ingest.lake.compaction import withdraw
+from ingest.lake.landing import Lake
 from spotiflow.cli import main
 from spotiflow.errors import SpotiflowError
 from spotiflow.serve.dashboard.marts import Marts

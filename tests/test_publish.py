@@ -160,7 +160,7 @@ def test_spark_readers_read_the_snapshot_published_never_the_tables_written(
 ) -> None:
     from dataclasses import replace
 
-    from ingest.landing import Lake
+    from ingest.lake.landing import Lake
     from spotiflow.warehouse.engines import open_warehouse
     from spotiflow.warehouse.engines import spark as spark_engine
 

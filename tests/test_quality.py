@@ -11,8 +11,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.landing import Lake, write_parquet_atomically
-from ingest.schemas import lake_schema
+from ingest.lake.landing import Lake, write_parquet_atomically
+from ingest.lake.schemas import lake_schema
 from spotiflow.cli import main
 from spotiflow.errors import StorageError
 from spotiflow.settings import Settings

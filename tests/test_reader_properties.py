@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.landing import Lake
+from ingest.lake.landing import Lake
 from spotiflow.cli import main
 from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CATALOG, SAMPLE_CSV, TEST_SALT
 

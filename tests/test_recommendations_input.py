@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.readers.recommendations import read_recommendations
-from ingest.schemas import RECOMMENDATIONS
+from ingest.lake.schemas import RECOMMENDATIONS
+from ingest.sources.recommendations.reader import read_recommendations
 from spotiflow.errors import InputFileError
 
 HEADER = (

@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.identity import user_id_for
-from ingest.landing import SCHEMA_FILE, Lake
-from ingest.spotify_api.auth import build_auth_manager
-from ingest.spotify_api.client import SpotifyClient
-from ingest.spotify_api.config import SpotifySettings
-from ingest.spotify_api.poll import FEATURES_REFUSED, PollState, poll_once, single_poller
+from ingest.lake.landing import SCHEMA_FILE, Lake
+from ingest.sources.spotify_api.auth import build_auth_manager
+from ingest.sources.spotify_api.client import SpotifyClient
+from ingest.sources.spotify_api.poll import FEATURES_REFUSED, PollState, poll_once, single_poller
+from ingest.sources.spotify_api.settings import SpotifySettings
 from spotiflow.cli import main
 from spotiflow.errors import SpotiflowError
 from spotiflow.settings import Settings

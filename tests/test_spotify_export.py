@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.identity import user_id_for
-from ingest.landing import SCHEMA_FILE, Lake
+from ingest.lake.landing import SCHEMA_FILE, Lake
 from ingest.sources.spotify_export import read_spotify_export
 from ingest.sources.spotify_export.platform import coarse_platform
 from spotiflow.cli import main

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import landing
-from ingest.landing import Lake
+from ingest.lake import landing
+from ingest.lake.landing import Lake
 from spotiflow.cli import main
 from spotiflow.settings import Settings
 from tests.helpers import SAMPLE_CATALOG, SAMPLE_CSV, query

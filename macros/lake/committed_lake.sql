@@ -5,7 +5,7 @@
   build`). on-run-start (re)creates them from the compaction records and the manifest, and fails
   the run, naming the load, when a committed load's file is gone: the marts would otherwise keep
   rows the lake no longer holds. Which files are read is one rule, _committed_lake below, the
-  same as ingest/lake_files.py's in Python.
+  same as ingest/lake/files.py's in Python.
 -#}
 
 {% macro lake_root() -%}

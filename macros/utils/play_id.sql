@@ -50,7 +50,7 @@
 
 {#-
   A day-precision play's id (legacy files), as their reader gives it
-  (ingest/readers/legacy_csv.py: stable_hash(user_id, track_id, played_at.isoformat(),
+  (ingest/sources/legacy_csv/reader.py: stable_hash(user_id, track_id, played_at.isoformat(),
   play_seq)): the first 24 hex digits of SHA-256 over the listener, the track, the day as an ISO
   timestamp at midnight and the ordinal, joined by U+001F. stg_lake__plays gives an ordinal that
   continues across loads (see there); the ordinal a load's own rows have, the id they landed

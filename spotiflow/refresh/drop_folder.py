@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.identity import user_id_for
-from ingest.landing import Lake, LoadReport
+from ingest.lake.landing import Lake, LoadReport
 from ingest.sources.spotify_export.members import kind_of
 from ingest.sources.spotify_export.reader import NoListenerNamed, read_spotify_export
 from spotiflow.errors import SpotiflowError, known_failure_line

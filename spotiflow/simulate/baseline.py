@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow as pa
 
 from ingest.identity import stable_hash
-from ingest.landing import write_parquet_atomically
-from ingest.schemas import AUDIO_FEATURES, RECOMMENDATIONS
+from ingest.lake.landing import write_parquet_atomically
+from ingest.lake.schemas import AUDIO_FEATURES, RECOMMENDATIONS
 from spotiflow.errors import SpotiflowError
 from spotiflow.settings import Settings
 from spotiflow.warehouse.engines import open_warehouse

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.schemas import AUDIO_FEATURES
+from ingest.lake.schemas import AUDIO_FEATURES
 from spotiflow.simulate.params import GeneratorParams
 
 _ALPHABET = np.array(list("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.identity import stable_hash
-from ingest.landing import Lake, LoadReport
-from ingest.records import ReadResult
-from ingest.schemas import AUDIO_FEATURES, ENTITIES
+from ingest.lake.landing import Lake, LoadReport
+from ingest.lake.records import ReadResult
+from ingest.lake.schemas import AUDIO_FEATURES, ENTITIES
 from spotiflow.simulate.catalog import SyntheticCatalog, build_catalog, nearest_neighbours
 from spotiflow.simulate.listening import WEEK, Lists, Plays, group_ordinal, simulate
 from spotiflow.simulate.params import (

@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-from ingest.landing import Lake
+from ingest.lake.landing import Lake
 from spotiflow.errors import BuildError
 from spotiflow.settings import Settings
 from spotiflow.warehouse import generation, publish

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from ingest.landing import write_text_atomically
+from ingest.lake.landing import write_text_atomically
 from spotiflow.settings import Settings
 
 # What a mart's values follow: the dbt project's own files (vars live in dbt_project.yml) and

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.landing import Lake, fsync_dir, write_text_atomically
+from ingest.lake.landing import Lake, fsync_dir, write_text_atomically
 from spotiflow.errors import SpotiflowError, StorageError
 from spotiflow.settings import Settings
 from spotiflow.warehouse.duckdb_file import lock_holder, warehouse_config

@@ -34,8 +34,8 @@ import duckdb
 import pandas as pd
 
 from ingest.identity import stable_hash
-from ingest.landing import Lake, write_text_atomically
-from ingest.schemas import AUDIO_FEATURES, ENTITIES
+from ingest.lake.landing import Lake, write_text_atomically
+from ingest.lake.schemas import AUDIO_FEATURES, ENTITIES
 from spotiflow.errors import StorageError
 from spotiflow.settings import Settings
 from spotiflow.warehouse.engines import Warehouse, open_warehouse

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.records import Reject
+from ingest.lake.records import Reject
 from ingest.sources.spotify_export.members import Member
 
 

@@ -21,9 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.identity import user_id_for
-from ingest.readers.text import PLAUSIBLE_FROM, latest_plausible
-from ingest.records import ReadResult, Reject
-from ingest.schemas import ENTITIES
+from ingest.lake.records import ReadResult, Reject
+from ingest.lake.schemas import ENTITIES
 from ingest.sources.spotify_export.json_files import (
     FileOutcome,
     clear_records,
@@ -45,6 +44,7 @@ from ingest.sources.spotify_export.settings import (
     EXTENDED_KEYS,
     FILES_PER_BATCH,
 )
+from ingest.sources.text import PLAUSIBLE_FROM, latest_plausible
 from spotiflow.errors import InputFileError
 from spotiflow.settings import ArchiveLimits, Settings
 

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.landing import Lake
+from ingest.lake.landing import Lake
 from spotiflow.settings import Settings
 from spotiflow.warehouse import duckdb_file
 from spotiflow.warehouse.engines import postgres, spark

@@ -23,9 +23,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ingest.lake_files import conform
-from ingest.landing import MANIFEST_ENTITY, Lake
-from ingest.schemas import ENTITIES, lake_schema
+from ingest.lake.files import conform
+from ingest.lake.landing import MANIFEST_ENTITY, Lake
+from ingest.lake.schemas import ENTITIES, lake_schema
 from spotiflow.errors import SpotiflowError
 from spotiflow.settings import POSTGRES_BUILDING_PREFIX, Settings
 

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.landing import Lake, fsync_dir, write_text_atomically
-from ingest.schemas import ENTITIES
+from ingest.lake.landing import Lake, fsync_dir, write_text_atomically
+from ingest.lake.schemas import ENTITIES
 from spotiflow.errors import SpotiflowError
 from spotiflow.settings import Settings
 from spotiflow.warehouse.engines.reader import sql_literal

@@ -6,8 +6,10 @@ import math
 from pathlib import Path
 
 from ingest.identity import surrogate_track_id
-from ingest.readers.features import SCALES, audio_feature_record
-from ingest.readers.text import (
+from ingest.lake.records import ReadResult, Reject, raw_json, table_from_rows
+from ingest.lake.schemas import AUDIO_FEATURES
+from ingest.sources.features import SCALES, audio_feature_record
+from ingest.sources.text import (
     FieldError,
     decode_file,
     iter_csv,
@@ -15,8 +17,6 @@ from ingest.readers.text import (
     parse_int,
     repair_text,
 )
-from ingest.records import ReadResult, Reject, raw_json, table_from_rows
-from ingest.schemas import AUDIO_FEATURES
 from spotiflow.errors import InputFileError
 
 KIND = "catalog"

@@ -1,7 +1,7 @@
 """Which files of the lake a reader reads: the one rule, in Python (macros/lake/committed_lake.sql
 holds the same rule for dbt on DuckDB and Spark).
 
-A compaction (ingest/compaction.py) merges many loads' files of one entity into
+A compaction (ingest/lake/compaction.py) merges many loads' files of one entity into
 `<entity>/compacted-<compaction_id>.parquet` and commits it by writing its record,
 `compactions/<compaction_id>.parquet`: one row per load the file holds (load_id, rows) and one per
 compaction it replaces (replaces). A compaction is live while it has a record and no other record
@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.schemas import lake_schema
+from ingest.lake.schemas import lake_schema
 from spotiflow.errors import SpotiflowError
 
 SCHEMA_FILE = "_schema.parquet"

@@ -7,9 +7,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ingest.identity import stable_hash, user_id_for
-from ingest.landing import Lake, LoadReport
-from ingest.records import ReadResult, table_from_rows
-from ingest.schemas import PLAY_TIME_COLUMNS
+from ingest.lake.landing import Lake, LoadReport
+from ingest.lake.records import ReadResult, table_from_rows
+from ingest.lake.schemas import PLAY_TIME_COLUMNS
 from spotiflow.errors import SpotiflowError
 from spotiflow.settings import Settings
 

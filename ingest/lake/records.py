@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ingest.schemas import ENTITIES
+from ingest.lake.schemas import ENTITIES
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.readers.text import (
+from ingest.lake.records import ReadResult, Reject, raw_json, table_from_rows
+from ingest.lake.schemas import RECOMMENDATIONS
+from ingest.sources.text import (
     FieldError,
     decode_file,
     iter_csv,
@@ -16,8 +18,6 @@ from ingest.readers.text import (
     parse_timestamp,
     plausible_time,
 )
-from ingest.records import ReadResult, Reject, raw_json, table_from_rows
-from ingest.schemas import RECOMMENDATIONS
 from spotiflow.errors import InputFileError
 
 KIND = "recommendations"

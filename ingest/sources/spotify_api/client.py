@@ -16,8 +16,8 @@ import requests
 import spotipy
 from spotipy.oauth2 import SpotifyOauthError
 
-from ingest.spotify_api.auth import explain_oauth_error
-from ingest.spotify_api.config import SpotifySettings
+from ingest.sources.spotify_api.auth import explain_oauth_error
+from ingest.sources.spotify_api.settings import SpotifySettings
 from spotiflow.errors import SpotiflowError
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""A capture of one recently-played poll (written by ingest.spotify_api.poll) as lake records."""
+"""A capture of one recently-played poll (written by poll.py) as lake records."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ingest.identity import stable_hash
-from ingest.readers.text import FieldError, parse_timestamp, plausible_time
-from ingest.records import ReadResult, Reject, raw_json, table_from_rows
-from ingest.schemas import AUDIO_FEATURES
+from ingest.lake.records import ReadResult, Reject, raw_json, table_from_rows
+from ingest.lake.schemas import AUDIO_FEATURES
+from ingest.sources.text import FieldError, parse_timestamp, plausible_time
 from spotiflow.errors import InputFileError
 
 KIND = "spotify-api"

@@ -15,7 +15,7 @@ from typing import Any
 from spotipy.cache_handler import CacheHandler, MemoryCacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
-from ingest.spotify_api.config import SCOPES, SpotifySettings
+from ingest.sources.spotify_api.settings import SCOPES, SpotifySettings
 from spotiflow.errors import SpotiflowError
 
 # spotipy logs request headers (bearer tokens, client secrets) at DEBUG and every HTTP error at

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingest.readers.text import FieldError, parse_float, parse_int
-from ingest.schemas import AUDIO_FEATURES
+from ingest.lake.schemas import AUDIO_FEATURES
+from ingest.sources.text import FieldError, parse_float, parse_int
 
 PITCH_CLASSES = {
     "C": 0, "B#": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "FB": 4, "F": 5,

@@ -8,8 +8,10 @@ from datetime import datetime, time
 from pathlib import Path
 
 from ingest.identity import stable_hash
-from ingest.readers.features import audio_feature_record
-from ingest.readers.text import (
+from ingest.lake.records import ReadResult, Reject, raw_json, table_from_rows
+from ingest.lake.schemas import AUDIO_FEATURES
+from ingest.sources.features import audio_feature_record
+from ingest.sources.text import (
     FieldError,
     decode_file,
     iter_csv,
@@ -18,8 +20,6 @@ from ingest.readers.text import (
     plausible_time,
     repair_text,
 )
-from ingest.records import ReadResult, Reject, raw_json, table_from_rows
-from ingest.schemas import AUDIO_FEATURES
 
 KIND = "legacy-csv"
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")

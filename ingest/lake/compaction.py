@@ -5,7 +5,7 @@ Hourly API polls add a file per entity an hour (about 8,800 a year), and every b
 all. A compaction writes `<entity>/compacted-<id>.parquet` (the rows of many committed loads
 exactly as landed, in the entity's current columns; each row keeps its load_id), then commits it
 by writing its record, `compactions/<id>.parquet`. From then on readers read the compacted file
-instead of the loads' own files (ingest/lake_files.py). Those files stay until the next build is
+instead of the loads' own files (ingest/lake/files.py). Those files stay until the next build is
 published (Lake.remove_superseded): the published build's sources still name them.
 
 The manifest (loads) is compacted like any entity: every landing and build reads it, and a
@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.lake_files import (
+from ingest.lake.files import (
     COMPACTED_PREFIX,
     COMPACTIONS,
     MANIFEST_ENTITY,
@@ -36,14 +36,14 @@ from ingest.lake_files import (
     conform,
     is_compacted,
 )
-from ingest.landing import (
+from ingest.lake.landing import (
     Lake,
     fsync_dir,
     write_atomically,
     write_parquet_atomically,
     write_text_atomically,
 )
-from ingest.schemas import ENTITIES
+from ingest.lake.schemas import ENTITIES
 from spotiflow.errors import SpotiflowError
 
 # DuckDB's row group: a compacted file is still scanned by every thread.

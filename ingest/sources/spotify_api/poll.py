@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ingest.identity import user_id_for
-from ingest.landing import Lake, LoadReport
-from ingest.readers.spotify_api_capture import CAPTURE_FORMAT, read_capture
-from ingest.spotify_api.client import RefusedError, SpotifyClient
+from ingest.lake.landing import Lake, LoadReport
+from ingest.sources.spotify_api.capture import CAPTURE_FORMAT, read_capture
+from ingest.sources.spotify_api.client import RefusedError, SpotifyClient
 from spotiflow.errors import SpotiflowError
 from spotiflow.settings import Settings
 

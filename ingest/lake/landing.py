@@ -6,7 +6,7 @@ Layout under the lake root:
     loads/<load_id>.parquet    the manifest row; written last, it is what commits a load
     <entity>/compacted-<id>.parquet, compactions/<id>.parquet
                                many loads' rows merged, and the record that commits them
-                               (ingest/compaction.py; what a reader reads: ingest/lake_files.py)
+                               (compaction.py; what a reader reads: files.py)
 
 A crash before the manifest row leaves orphan files, which the next landing removes.
 """
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest.identity import file_checksum, stable_hash
-from ingest.lake_files import (
+from ingest.lake.files import (
     COMPACTIONS,
     MANIFEST_ENTITY,
     RECORD_SCHEMA,
@@ -38,8 +38,8 @@ from ingest.lake_files import (
     is_compacted,
     is_data_file,
 )
-from ingest.records import ReadResult
-from ingest.schemas import ENTITIES, PLAY_TIME_COLUMNS, lake_schema
+from ingest.lake.records import ReadResult
+from ingest.lake.schemas import ENTITIES, PLAY_TIME_COLUMNS, lake_schema
 from spotiflow.errors import SpotiflowError, StorageError
 
 REJECTS_ENTITY = "rejects"
@@ -174,7 +174,7 @@ class Lake:
 
     def files(self) -> LakeFiles:
         """One reading of the lake's compaction records, manifest and folders: what a reader
-        reads of each entity (ingest/lake_files.py)."""
+        reads of each entity (ingest/lake/files.py)."""
         return LakeFiles.read(self.root)
 
     def manifest(self) -> pa.Table:

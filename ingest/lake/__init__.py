@@ -1,0 +1,1 @@
+"""The Parquet lake: landing, its files and manifest, compaction, schemas."""

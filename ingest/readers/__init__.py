@@ -1,1 +1,0 @@
-"""One reader per source kind: each turns an input file into record tables and rejected rows."""

@@ -1,0 +1,1 @@
+"""Catalog files: tracks and their audio features (CSV, every scale)."""

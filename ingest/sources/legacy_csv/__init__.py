@@ -1,0 +1,1 @@
+"""The original project's listening history CSV (legacy exports)."""

@@ -1,0 +1,1 @@
+"""A recommender's output files (CSV or Parquet)."""

@@ -1,0 +1,1 @@
+"""Per-listener settings given on the command line (time zone)."""
