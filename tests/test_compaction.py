@@ -18,8 +18,9 @@ from ingest.lake.compaction import compact, withdraw
 from ingest.lake.files import COMPACTIONS, is_compacted, is_data_file
 from ingest.lake.landing import Lake
 from ingest.lake.schemas import ENTITIES
-from spotiflow.cli import main, refresh_steps
+from spotiflow.cli import main
 from spotiflow.refresh.job import run_refresh
+from spotiflow.refresh.steps import refresh_steps
 from spotiflow.settings import Settings
 from spotiflow.warehouse.dbt import DbtSession
 from spotiflow.warehouse.engines import open_warehouse

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ingest.identity import user_id_for
 from ingest.lake.landing import Lake
-from spotiflow.cli import refresh_steps
 from spotiflow.refresh.drop_folder import drop_items, is_export_folder
 from spotiflow.refresh.job import run_refresh
+from spotiflow.refresh.steps import refresh_steps
 from spotiflow.settings import Settings
 from tests.helpers import FIXTURES, zip_folder
 

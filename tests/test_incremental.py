@@ -13,7 +13,8 @@ from ingest.lake.landing import Lake
 from ingest.lake.records import ReadResult
 from ingest.lake.schemas import ENTITIES
 from ingest.sources.spotify_api.capture import CAPTURE_FORMAT, read_capture
-from spotiflow.cli import land_spotify_export, main
+from spotiflow.cli import main
+from spotiflow.land import land_spotify_export
 from spotiflow.settings import Settings
 from spotiflow.warehouse.dbt import run_dbt
 from tests.engine_parity import INCREMENTAL_MODELS, differences, snapshot

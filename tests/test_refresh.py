@@ -170,8 +170,8 @@ def _node_kinds(settings: Settings) -> set[str]:
 def test_an_export_that_fails_in_any_way_is_filed_away_and_the_rest_land(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import spotiflow.cli as cli
     import spotiflow.refresh.drop_folder as drop_folder
+    from spotiflow.refresh.steps import refresh_steps
 
     drop = settings.export_drop_dir
     drop.mkdir(parents=True)
@@ -188,7 +188,7 @@ def test_an_export_that_fails_in_any_way_is_filed_away_and_the_rest_land(
         return land(settings, path, owner)
 
     monkeypatch.setattr(drop_folder, "land_export", flaky)
-    [step] = [s for s in cli.refresh_steps(settings) if s.name == "spotify exports"]
+    [step] = [s for s in refresh_steps(settings) if s.name == "spotify exports"]
     with pytest.raises(SpotiflowError, match="1 of 2 export"):
         step.run()
     reason = (drop / "failed" / "a_broken.zip.reason.txt").read_text()

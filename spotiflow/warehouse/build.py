@@ -13,6 +13,7 @@ from spotiflow.settings import Settings
 from spotiflow.warehouse import generation, publish
 from spotiflow.warehouse.dbt import DbtSession
 from spotiflow.warehouse.engines import mark_built, prepare_lake
+from spotiflow.warehouse.quality import run_checkpoint
 
 # dbt's arguments for a refresh (see build()): the var is constant, so dbt's partial parsing
 # still holds from one refresh to the next.
@@ -164,8 +165,6 @@ def _build(
         phases.seconds = dict(steps)
         print(f"dbt: started and parsed the project once for the build in {seconds:.1f} s")
     if run_checks:
-        from spotiflow.warehouse.quality import run_checkpoint
-
         with phases.timed("quality checkpoint"):
             report = run_checkpoint(building, new_loads_only=True)
         print(report.summary())

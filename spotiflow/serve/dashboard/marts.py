@@ -15,6 +15,7 @@ from spotiflow.errors import SpotiflowError
 from spotiflow.settings import Settings
 from spotiflow.warehouse.engines import open_warehouse
 from spotiflow.warehouse.engines.reader import MARTS_SCHEMA
+from spotiflow.warehouse.publish import status_lines
 
 ALL_USERS = "All users"
 BUSY_WAIT_SECONDS = 5
@@ -81,8 +82,6 @@ class Marts:
     def build_status(self) -> list[str]:
         """Which build is shown: data as of when, and a warning when the latest build failed
         (readers stay on the one before). Not cached: it changes when a build publishes."""
-        from spotiflow.warehouse.publish import status_lines
-
         with contextlib.suppress(SpotiflowError, duckdb.Error, OSError):
             return status_lines(self.settings)
         return []
