@@ -11,8 +11,10 @@ PEERS_STAMP := $(PEERS)/.installed-$(shell cat tests/peers/requirements.txt | sh
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
+# Material for MkDocs announces its successor on every build.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: venv peers demo test test-fast lint pytest build bench clean system-packages
+.PHONY: venv peers demo test test-fast lint docs pytest build bench clean system-packages
 
 venv: $(STAMP)
 
@@ -45,6 +47,10 @@ lint: venv
 	$(BIN)/lint-imports
 	SPOTIFLOW_DATA_DIR=$$(mktemp -d) $(BIN)/sqlfluff lint models tests/data
 
+# docs/ as a site (site/); strict: a broken link or a page missing from the nav fails.
+docs: venv
+	$(BIN)/mkdocs build --strict --quiet
+
 # pytest-xdist: one worker per core, each taking a test file at a time (its module fixtures
 # built once), in the order tests/conftest.py sets (the longest first, not xdist's order by
 # count of tests); TEST_WORKERS=0 runs the suite in this process.
@@ -54,7 +60,7 @@ PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorde
 pytest: venv peers
 	$(PYTEST)
 
-test: system-packages lint pytest
+test: system-packages lint docs pytest
 
 # The fast lane: lint and every test but the engines' builds on PostgreSQL and Spark.
 test-fast: venv peers lint
