@@ -94,6 +94,21 @@ def test_marts_enforce_contracts_and_live_in_schema_marts(manifest: dict) -> Non
             assert model["config"]["materialized"] in {"table", "incremental"}
 
 
+def test_marts_are_public_and_owned_the_rest_protected(manifest: dict) -> None:
+    # What the evaluator asks of exposures' parents: the marts are public, in a group with an
+    # owner; staging and intermediate stay the project's own.
+    [group] = manifest["groups"].values()
+    assert group["owner"]["name"] and group["owner"]["email"]
+    for model in _models(manifest):
+        if _layer(model) == "marts":
+            assert (model["access"], model["group"]) == ("public", group["name"]), model["name"]
+        else:
+            assert (model["access"], model["group"]) == ("protected", None), model["name"]
+    for exposure in manifest["exposures"].values():
+        for parent in exposure["depends_on"]["nodes"]:
+            assert manifest["nodes"][parent]["access"] == "public", parent
+
+
 def test_formulas_live_in_macros_not_in_models() -> None:
     # The score weights and vibe thresholds appear nowhere in model SQL: only macros hold them.
     for path in (PROJECT_DIR / "models").rglob("*.sql"):
