@@ -21,10 +21,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.append_day import append
 from bench.measure import Measurement, run_measured, tree_rss
 from spotiflow.serve.dashboard.server import dashboard_environment, streamlit_command
 from spotiflow.settings import Settings
+from spotiflow.simulate.append_day import append
 
 BUILD_FULL = "spotiflow build --full-refresh (dbt build, checkpoint, publish)"
 BUILD_NOTHING_NEW = "spotiflow refresh, nothing new landed"

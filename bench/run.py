@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.append_day import append
 from bench.export_landing import prepare
 from bench.measure import Measurement, run_measured
 from bench.refresh import BUILD_AFTER, BUILD_FULL, bench_refresh
 from ingest.lake.landing import Lake
+from spotiflow.simulate.append_day import append
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_DIR = PROJECT_DIR / "bench" / ".work"

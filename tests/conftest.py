@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from spotiflow.settings import Settings
-from tests.helpers import PROJECT_DIR, TEST_SALT, keep_demo_artifacts, make_settings
-from tests.postgres_server import READER_ROLE, throwaway_server
+from tests.support.helpers import PROJECT_DIR, TEST_SALT, keep_demo_artifacts, make_settings
+from tests.support.postgres_server import READER_ROLE, throwaway_server
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -99,8 +99,8 @@ def skewed_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[dict[str, str]]:
-    """One PostgreSQL server for the session (tests/postgres_server.py), its libpq environment
-    in os.environ (as a user's is)."""
+    """One PostgreSQL server for the session (tests/support/postgres_server.py), its libpq
+    environment in os.environ (as a user's is)."""
     # Not under pytest's tmp: its parents are root's alone, and the server runs as postgres.
     with (
         tempfile.TemporaryDirectory(prefix="spotiflow-pg-") as folder,
@@ -133,7 +133,7 @@ def database(postgres_server: dict[str, str], request: pytest.FixtureRequest) ->
 @pytest.fixture(scope="session")
 def reader_role(postgres_server: dict[str, str]) -> str:
     """The role a DBA creates for BI tools (roles are the server's, not a database's):
-    READER_ROLE (tests/postgres_server.py)."""
+    READER_ROLE (tests/support/postgres_server.py)."""
     import psycopg2
 
     connection = psycopg2.connect(dbname="postgres")

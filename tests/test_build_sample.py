@@ -16,7 +16,7 @@ from ingest.identity import surrogate_track_id
 from ingest.sources.text import repair_text
 from spotiflow.cli import main
 from spotiflow.settings import Settings
-from tests.helpers import SAMPLE_CATALOG, SAMPLE_CSV, make_settings, query, sample_user_id
+from tests.support.helpers import SAMPLE_CATALOG, SAMPLE_CSV, make_settings, query, sample_user_id
 
 FEATURES = ("acousticness", "danceability", "energy", "instrumentalness", "liveness",
             "speechiness", "valence")  # fmt: skip
@@ -203,7 +203,7 @@ def test_rejects_are_queryable_and_overlapping_files_do_not_duplicate_plays(
     overlapping = tmp_path / "overlapping.csv"
     lines = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()
     overlapping.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
-    from tests.helpers import FIXTURES
+    from tests.support.helpers import FIXTURES
 
     for path in (SAMPLE_CSV, overlapping, FIXTURES / "legacy_bad_rows.csv"):
         assert main(["ingest", "legacy-csv", str(path), "--user", "alice"]) == 0

@@ -11,7 +11,7 @@ from ingest.identity import surrogate_track_id
 from ingest.sources.catalog.reader import read_catalog
 from ingest.sources.text import repair_text
 from spotiflow.errors import InputFileError
-from tests.helpers import SAMPLE_CATALOG
+from tests.support.helpers import SAMPLE_CATALOG
 
 
 def _kaggle_rows() -> list[dict]:

@@ -12,7 +12,7 @@ import pytest
 from ingest.identity import user_id_for
 from spotiflow.cli import main
 from spotiflow.settings import Settings
-from tests.helpers import FIXTURES, SAMPLE_CSV
+from tests.support.helpers import FIXTURES, SAMPLE_CSV
 
 
 def test_ingest_prints_counts_then_nothing_new(settings: Settings, capsys) -> None:

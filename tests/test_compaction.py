@@ -25,9 +25,9 @@ from spotiflow.settings import Settings
 from spotiflow.warehouse.dbt import DbtSession
 from spotiflow.warehouse.engines import open_warehouse
 from spotiflow.warehouse.engines.postgres import publish_lake
-from tests.engine_parity import differences, snapshot
-from tests.helpers import FIXTURES, SAMPLE_CATALOG, SAMPLE_CSV, query
-from tests.postgres_server import on_postgres
+from tests.support.engine_parity import differences, snapshot
+from tests.support.helpers import FIXTURES, SAMPLE_CATALOG, SAMPLE_CSV, query
+from tests.support.postgres_server import on_postgres
 
 EXPORTS = [
     *(FIXTURES / "spotify_export" / name for name in ("account", "endsong", "extended")),

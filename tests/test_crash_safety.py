@@ -17,7 +17,7 @@ import pytest
 from ingest.lake.landing import SCHEMA_FILE, Lake
 from spotiflow.cli import main
 from spotiflow.settings import Settings
-from tests.helpers import SAMPLE_CSV
+from tests.support.helpers import SAMPLE_CSV
 
 ROWS = 40_000
 

@@ -25,7 +25,7 @@ from spotiflow.cli import main
 from spotiflow.serve.dashboard.server import dashboard_environment, streamlit_command
 from spotiflow.serve.dashboard.views import number
 from spotiflow.settings import Settings
-from tests.helpers import (
+from tests.support.helpers import (
     FIXTURES,
     PROJECT_DIR,
     SAMPLE_CSV,

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from spotiflow.serve.dashboard.marts import Marts
-from tests.helpers import make_settings
+from tests.support.helpers import make_settings
 
 
 def test_percent_and_underscore_are_characters(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from spotiflow.refresh.drop_folder import drop_items, is_export_folder
 from spotiflow.refresh.job import run_refresh
 from spotiflow.refresh.steps import refresh_steps
 from spotiflow.settings import Settings
-from tests.helpers import FIXTURES, zip_folder
+from tests.support.helpers import FIXTURES, zip_folder
 
 VINTAGES = FIXTURES / "spotify_export" / "vintages"
 UNNAMED = VINTAGES / "extended_2026"  # extended history since late 2024: no username

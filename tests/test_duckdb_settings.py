@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import PROJECT_DIR
+from tests.support.helpers import PROJECT_DIR
 
 DBT = Path(sys.executable).parent / "dbt"
 SHOW = (

@@ -12,7 +12,7 @@ from spotiflow.cli import main
 from spotiflow.serve.export import HYPER_FILE, HYPER_SCHEMA, mart_names
 from spotiflow.settings import Settings
 from spotiflow.warehouse.duckdb_file import connect
-from tests.helpers import make_settings, query
+from tests.support.helpers import make_settings, query
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_export_without_a_warehouse_says_what_to_do(settings: Settings, capsys) 
 def test_the_exports_exposure_reads_every_mart(demo_settings: Settings) -> None:
     import json
 
-    from tests.helpers import demo_artifacts
+    from tests.support.helpers import demo_artifacts
 
     manifest = json.loads((demo_artifacts(demo_settings) / "manifest.json").read_text("utf-8"))
     marts = {

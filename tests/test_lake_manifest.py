@@ -17,7 +17,7 @@ from spotiflow.cli import main
 from spotiflow.settings import Settings
 from spotiflow.warehouse.dbt import run_dbt
 from spotiflow.warehouse.quality import run_checkpoint
-from tests.helpers import SAMPLE_CSV, make_settings, query
+from tests.support.helpers import SAMPLE_CSV, make_settings, query
 
 SAMPLE_PLAYS = 1350
 

@@ -12,7 +12,7 @@ from ingest.lake.landing import SCHEMA_FILE, Lake
 from ingest.lake.schemas import ENTITIES, lake_schema
 from ingest.sources.catalog.reader import read_catalog
 from ingest.sources.legacy_csv.reader import read_legacy_csv
-from tests.helpers import FIXTURES, SAMPLE_CSV
+from tests.support.helpers import FIXTURES, SAMPLE_CSV
 
 
 def _data_files(lake: Lake, entity: str) -> list[Path]:

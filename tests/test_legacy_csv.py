@@ -13,7 +13,7 @@ from ingest.sources.legacy_csv.reader import read_legacy_csv
 from spotiflow.cli import main
 from spotiflow.errors import InputFileError
 from spotiflow.settings import Settings
-from tests.helpers import FIXTURES, SAMPLE_CSV, query
+from tests.support.helpers import FIXTURES, SAMPLE_CSV, query
 
 
 def test_sample_reads_every_row_as_a_play() -> None:

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from bench.append_day import append
 from ingest.lake.landing import Lake
 from spotiflow.cli import main
 from spotiflow.errors import BuildError
 from spotiflow.settings import Settings
+from spotiflow.simulate.append_day import append
 from spotiflow.warehouse import publish
 from spotiflow.warehouse.build import build
-from tests.helpers import dbt_target, land_a_play_twice_under_one_id
+from tests.support.helpers import dbt_target, land_a_play_twice_under_one_id
 
 DUPLICATE_PLAY_WINDOW = timedelta(seconds=90)  # var duplicate_play_window_seconds
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from spotiflow.settings import Settings
 from spotiflow.simulate.params import EXPERIMENT_ID, TREATMENT_LIFT
-from tests.helpers import query
+from tests.support.helpers import query
 
 METRICS = ["plays_per_day", "minutes_per_day", "skip_rate", "hit_rate"]
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from bench.append_day import append
 from ingest.lake.compaction import withdraw
 from ingest.lake.landing import Lake
 from spotiflow.cli import main
@@ -16,16 +15,17 @@ from spotiflow.errors import SpotiflowError
 from spotiflow.serve.dashboard.marts import Marts
 from spotiflow.serve.export import export_marts
 from spotiflow.settings import Settings
+from spotiflow.simulate.append_day import append
 from spotiflow.warehouse.build import build
 from spotiflow.warehouse.engines import open_warehouse
 from spotiflow.warehouse.engines.postgres import publish_lake
-from tests.engine_parity import INCREMENTAL_MODELS, differences, snapshot
-from tests.postgres_server import on_postgres
-from tests.test_recommendation_diagnostics import (
+from tests.support.engine_parity import INCREMENTAL_MODELS, differences, snapshot
+from tests.support.macro_checks import (
     assert_holm_agrees_with_statsmodels,
     assert_normal_and_chi_square_agree_with_scipy,
     assert_student_t_agrees_with_scipy,
 )
+from tests.support.postgres_server import on_postgres
 
 pytestmark = pytest.mark.engines
 

@@ -14,8 +14,8 @@ from psycopg2 import errors, sql
 from spotiflow.cli import main
 from spotiflow.errors import SpotiflowError
 from spotiflow.settings import Settings
-from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV
-from tests.postgres_server import READER_ROLE
+from tests.support.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV
+from tests.support.postgres_server import READER_ROLE
 
 # Schemas the build writes that the reader must not read: the lake (its rejects hold rows as
 # they came, unparsed), the layers below the marts, the seeds, and the build logs.

@@ -23,9 +23,15 @@ import pytest
 from spotiflow.cli import main
 from spotiflow.settings import Settings
 from spotiflow.warehouse import publish
-from tests.engine_parity import differences, snapshot
-from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV, TEST_SALT, build_in_another_process
-from tests.postgres_server import READER_ROLE, on_postgres
+from tests.support.engine_parity import differences, snapshot
+from tests.support.helpers import (
+    FIXTURES,
+    PROJECT_DIR,
+    SAMPLE_CSV,
+    TEST_SALT,
+    build_in_another_process,
+)
+from tests.support.postgres_server import READER_ROLE, on_postgres
 
 pytestmark = pytest.mark.engines
 

@@ -17,7 +17,7 @@ import pytest
 
 from spotiflow.cli import main
 from spotiflow.settings import Settings
-from tests.helpers import FIXTURES, SAMPLE_CSV, query
+from tests.support.helpers import FIXTURES, SAMPLE_CSV, query
 
 
 def _free_port() -> int:

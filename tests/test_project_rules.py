@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from spotiflow.settings import Settings
-from tests.helpers import PROJECT_DIR, demo_artifacts, query
+from tests.support.helpers import PROJECT_DIR, demo_artifacts, query
 
 LAYERS = {
     "staging": re.compile(

@@ -11,7 +11,7 @@ from spotiflow.cli import main
 from spotiflow.serve.dashboard.marts import Marts
 from spotiflow.settings import Settings
 from spotiflow.warehouse import publish
-from tests.helpers import FIXTURES, SAMPLE_CSV, paused_build, query
+from tests.support.helpers import FIXTURES, SAMPLE_CSV, paused_build, query
 
 EXTENDED = FIXTURES / "spotify_export" / "extended"
 

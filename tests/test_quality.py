@@ -19,7 +19,7 @@ from spotiflow.settings import Settings
 from spotiflow.warehouse.dbt import run_dbt
 from spotiflow.warehouse.duckdb_file import connect
 from spotiflow.warehouse.quality import CHECKED_LOADS, CHECKS, checked_loads, run_checkpoint
-from tests.helpers import FIXTURES, make_settings, query
+from tests.support.helpers import FIXTURES, make_settings, query
 
 
 def test_the_sample_passes_every_expectation(demo_settings: Settings) -> None:

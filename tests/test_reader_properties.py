@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ingest.lake.landing import Lake
 from spotiflow.cli import main
-from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CATALOG, SAMPLE_CSV, TEST_SALT
+from tests.support.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CATALOG, SAMPLE_CSV, TEST_SALT
 
 # SPOTIFLOW_PROPERTY_EXAMPLES=1000 explores further, with fresh examples each run; by default
 # the same 40 per reader every run, so CI is reproducible.

@@ -19,8 +19,8 @@ import pytest
 from spotiflow.cli import main
 from spotiflow.settings import Settings
 from spotiflow.warehouse import generation, publish
-from tests.engine_parity import differences, snapshot
-from tests.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV, make_settings, query
+from tests.support.engine_parity import differences, snapshot
+from tests.support.helpers import FIXTURES, PROJECT_DIR, SAMPLE_CSV, make_settings, query
 
 EXTENDED = FIXTURES / "spotify_export" / "extended"
 # A release whose data dir had no build slots and no publication record, and whose seed
@@ -178,7 +178,7 @@ def _earlier_release(target: Path) -> Path:
 
 def _run_release(release: Path, data_dir: Path, *args: str) -> str:
     """`spotiflow ARGS` as the earlier release runs it (its code first on the path)."""
-    from tests.helpers import TEST_SALT
+    from tests.support.helpers import TEST_SALT
 
     environment = {
         "PATH": "/usr/bin:/bin",

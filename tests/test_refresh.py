@@ -24,7 +24,7 @@ from spotiflow.refresh.job import (
 )
 from spotiflow.settings import Settings
 from spotiflow.warehouse import generation
-from tests.helpers import query
+from tests.support.helpers import query
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ refresh: ")
 

@@ -16,25 +16,25 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from bench.append_day import append
 from spotiflow.cli import main
 from spotiflow.errors import BuildError
 from spotiflow.serve.dashboard.marts import Marts
 from spotiflow.serve.export import export_marts
 from spotiflow.settings import Settings
+from spotiflow.simulate.append_day import append
 from spotiflow.warehouse import publish
 from spotiflow.warehouse.build import build
 from spotiflow.warehouse.dbt import run_dbt
 from spotiflow.warehouse.engines import open_warehouse
-from tests.engine_parity import INCREMENTAL_MARTS, INCREMENTAL_MODELS, differences, snapshot
-from tests.helpers import land_a_play_twice_under_one_id, make_settings
-from tests.test_incremental import (
+from tests.support.engine_parity import INCREMENTAL_MARTS, INCREMENTAL_MODELS, differences, snapshot
+from tests.support.helpers import land_a_play_twice_under_one_id, make_settings
+from tests.support.incremental import (
     LONELY_PLAYED_AT,
     land_a_day_a_better_source_empties,
     land_the_better_source,
     lonely_listener,
 )
-from tests.test_recommendation_diagnostics import (
+from tests.support.macro_checks import (
     assert_holm_agrees_with_statsmodels,
     assert_normal_and_chi_square_agree_with_scipy,
     assert_student_t_agrees_with_scipy,

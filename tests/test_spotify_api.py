@@ -26,15 +26,15 @@ from ingest.sources.spotify_api.settings import SpotifySettings
 from spotiflow.cli import main
 from spotiflow.errors import SpotiflowError
 from spotiflow.settings import Settings
-from tests import fake_spotify
-from tests.fake_spotify import (
+from tests.support import fake_spotify
+from tests.support.fake_spotify import (
     ACCOUNT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
     FakeSpotify,
     Fault,
 )
-from tests.helpers import PROJECT_DIR, query
+from tests.support.helpers import PROJECT_DIR, query
 
 RECENT = "/v1/me/player/recently-played"
 START = datetime(2026, 11, 20, 8, 0)

@@ -16,7 +16,7 @@ from ingest.sources.spotify_export import read_spotify_export
 from ingest.sources.spotify_export.platform import coarse_platform
 from spotiflow.cli import main
 from spotiflow.settings import Settings
-from tests.helpers import FIXTURES, query, zip_folder
+from tests.support.helpers import FIXTURES, query, zip_folder
 
 EXPORTS = FIXTURES / "spotify_export"
 EXTENDED = EXPORTS / "extended"
@@ -100,7 +100,7 @@ def test_a_zip_and_its_folder_are_the_same_input(
 def one_listeners_exports(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """One person's account data (landed first, as Spotify sends it first), extended history
     of two vintages, built."""
-    from tests.helpers import PROJECT_DIR, TEST_SALT, make_settings
+    from tests.support.helpers import PROJECT_DIR, TEST_SALT, make_settings
 
     data_dir = tmp_path_factory.mktemp("exports") / "data"
     patch = pytest.MonkeyPatch()

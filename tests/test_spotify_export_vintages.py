@@ -16,7 +16,7 @@ from ingest.identity import user_id_for
 from spotiflow.cli import main
 from spotiflow.settings import Settings
 from spotiflow.warehouse.duckdb_file import connect
-from tests.helpers import FIXTURES, PROJECT_DIR, TEST_SALT, make_settings, query, zip_folder
+from tests.support.helpers import FIXTURES, PROJECT_DIR, TEST_SALT, make_settings, query, zip_folder
 
 VINTAGES = FIXTURES / "spotify_export" / "vintages"
 USER = "fixture-user-7781"

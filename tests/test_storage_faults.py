@@ -16,7 +16,7 @@ from ingest.lake import landing
 from ingest.lake.landing import Lake
 from spotiflow.cli import main
 from spotiflow.settings import Settings
-from tests.helpers import SAMPLE_CATALOG, SAMPLE_CSV, query
+from tests.support.helpers import SAMPLE_CATALOG, SAMPLE_CSV, query
 
 DEV_FULL = Path("/dev/full")  # every write to it fails with ENOSPC, as on a full disk
 

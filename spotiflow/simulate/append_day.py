@@ -1,6 +1,6 @@
 """Land what the next refresh of a generated population would bring, for incremental builds.
 
-    python -m bench.append_day DATA_DIR [--hour] [--late] [--duplicates]
+    python -m spotiflow.simulate.append_day DATA_DIR [--hour] [--late] [--duplicates]
 
 - one more day of plays: the population's last day again, a day later (new play ids);
 - with --hour, one more hour instead (the hourly refresh): the plays of the population's last

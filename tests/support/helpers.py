@@ -23,8 +23,8 @@ from ingest.lake.schemas import ENTITIES
 from spotiflow.settings import Settings
 from spotiflow.warehouse.duckdb_file import connect
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 SAMPLE_CSV = PROJECT_DIR / "spotiflow" / "samples" / "listening_history.csv"
 SAMPLE_CATALOG = PROJECT_DIR / "spotiflow" / "samples" / "spotify-2023.csv"
 TEST_SALT = "pytest-salt"
