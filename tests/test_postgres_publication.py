@@ -287,7 +287,8 @@ def _run_in_place_release(release: Path, settings: Settings, database: str, *arg
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "spotiflow.cli", *args],
+        # The earlier release's command, from its own tree (PYTHONPATH).
+        [sys.executable, "-m", "ingest.cli", *args],
         cwd=release, env=environment, capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

@@ -191,7 +191,8 @@ def _run_release(release: Path, data_dir: Path, *args: str) -> str:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "spotiflow.cli", *args],
+        # The earlier release's command, from its own tree (PYTHONPATH).
+        [sys.executable, "-m", "ingest.cli", *args],
         cwd=release,
         env=environment,
         capture_output=True,
